@@ -164,3 +164,15 @@ def load_metrics(results_dir: str | os.PathLike | None = None) -> dict[str, dict
     """Every `<notebook>/metrics.json` under `results_dir`, keyed by notebook name."""
     folder = Path(results_dir) if results_dir else RESULTS_DIR
     return {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob("*/metrics.json"))}
+
+
+def judge(ours: float, paper: float, higher_is_better: bool = True, held_within: float = 0.1,
+          partly_within: float = 0.3) -> str:
+    """Verdict for one number against the paper's: held within `held_within` relative shortfall,
+    partly within `partly_within`, else not held. Doing better than the paper counts as held."""
+    if paper == 0:
+        raise ValueError("judge needs a non-zero paper value to measure a relative shortfall against")
+    shortfall = (paper - ours) / abs(paper) if higher_is_better else (ours - paper) / abs(paper)
+    if shortfall <= held_within:
+        return "held"
+    return "partly" if shortfall <= partly_within else "not held"

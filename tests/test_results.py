@@ -65,3 +65,11 @@ def test_skipdit_twins_differ_from_dit_only_by_skip_branches():
         dit, skip = get_zoo_spec("dit-c2i", profile), get_zoo_spec("skipdit-c2i", profile)
         assert skip["base"] == dit["base"] + "-skip"
         assert skip["overrides"] == dit["overrides"] and skip["train"] == dit["train"]
+
+
+@pytest.mark.parametrize("ours, paper, higher, expected", [
+    (1.5, 1.46, True, "held"), (1.35, 1.46, True, "held"), (1.2, 1.46, True, "partly"), (0.9, 1.46, True, "not held"),
+    (2.2, 2.31, False, "held"), (2.9, 2.31, False, "partly"), (4.0, 2.31, False, "not held"),
+])
+def test_judge_verdicts(ours, paper, higher, expected):
+    assert results.judge(ours, paper, higher_is_better=higher) == expected
