@@ -1,0 +1,1 @@
+"""Evaluation: feature extractors, Frechet distances, scores, reference quality, cost, paper tables."""

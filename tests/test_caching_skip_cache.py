@@ -1,0 +1,216 @@
+"""Skip-Cache on tiny models: exact per-step unit counts, identities, edge cases of PAPER.md section 3."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from caching_fixtures import DDIM10_T, block_counter, inputs, sample, tiny_dit, tiny_latte, tiny_text_dit
+from skipdit_lib.caching import (AdaptiveSkipCacheConfig, SkipCacheConfig, apply_cache, remove_cache,
+                                 reset_cache, skip_cache_preset)
+
+FULL, CACHED = 4, 2  # blocks run by a depth-4 DiT on a full step and with B=1 on a cached step
+
+
+def counted_run(model, config, cfg_scale=1.0):
+    """Sample once with `config` attached; return blocks run per call and the hook."""
+    hook = apply_cache(model, config)
+    counter = block_counter(model)
+    try:
+        sample(model, cfg_scale=cfg_scale, callback=counter.flush)
+    finally:
+        counter.remove()
+        remove_cache(model)
+    return counter, hook
+
+
+@pytest.mark.parametrize("cfg_scale", [1.0, 4.0])
+def test_n2_b1_runs_two_blocks_on_cached_steps(cfg_scale):
+    counter, hook = counted_run(tiny_dit(), SkipCacheConfig(interval=2, branch_depth=1), cfg_scale)
+    assert counter.totals("block.") == [FULL, CACHED] * 5
+    assert counter.names("block.")[1] == {"block.0", "block.3"}  # outer units only
+    assert [e["t"] for e in hook.state.log] == DDIM10_T  # one step per call, CFG halves share it
+
+
+def test_b2_n3_counts():
+    counter, _ = counted_run(tiny_dit(), SkipCacheConfig(interval=3, branch_depth=2))
+    assert counter.totals("block.") == [4, 4, 4, 4, 4, 4, 4, 4, 4, 4]  # B=2 of 4 units: nothing skipped
+    counter, _ = counted_run(tiny_dit(), SkipCacheConfig(interval=3, branch_depth=1))
+    assert counter.totals("block.") == [4, 2, 2, 4, 2, 2, 4, 2, 2, 4]
+
+
+def test_counter_advances_during_warmup():
+    # t: 900 800 700 | 600 ... ; counter 0,1,2 on warm-up, so t=600 (counter 3) is already cached.
+    counter, _ = counted_run(tiny_dit(), SkipCacheConfig(interval=2, branch_depth=1, warmup_t=700))
+    assert counter.totals("block.") == [4, 4, 4, 2, 4, 2, 4, 2, 4, 2]
+
+
+def test_reset_comes_after_the_crossing_step():
+    # T_close=200 inclusive: t=200 (counter 7) is still served from the cache, then everything is full.
+    counter, _ = counted_run(tiny_dit(), SkipCacheConfig(interval=2, branch_depth=1, stop_t=200))
+    assert counter.totals("block.") == [4, 2, 4, 2, 4, 2, 4, 2, 4, 4]
+
+
+def test_stop_inclusive_versus_exclusive():
+    inclusive, _ = counted_run(tiny_dit(), SkipCacheConfig(2, 1, stop_t=100, stop_inclusive=True))
+    exclusive, _ = counted_run(tiny_dit(), SkipCacheConfig(2, 1, stop_t=100, stop_inclusive=False))
+    assert inclusive.totals("block.") == [4, 2, 4, 2, 4, 2, 4, 2, 4, 4]  # reset after t=100 (t <= 100)
+    assert exclusive.totals("block.") == [4, 2, 4, 2, 4, 2, 4, 2, 4, 2]  # no reset at t=100 (t < 100 false)
+
+
+@pytest.mark.parametrize("make", [tiny_dit, tiny_latte, tiny_text_dit])
+@pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
+def test_interval_one_is_bit_identical(make, cfg_scale):
+    model = make()
+    plain = sample(model, cfg_scale=cfg_scale)
+    apply_cache(model, SkipCacheConfig(interval=1, branch_depth=1))
+    cached = sample(model, cfg_scale=cfg_scale)
+    remove_cache(model)
+    assert torch.equal(plain, cached)
+
+
+def test_caching_changes_output_and_remove_restores_it():
+    model = tiny_dit()
+    keys = {name: set(m.__dict__) for name, m in model.named_modules()}
+    plain = sample(model)
+    apply_cache(model, SkipCacheConfig(interval=3, branch_depth=1))
+    assert not torch.equal(sample(model), plain)
+    remove_cache(model)
+    assert {name: set(m.__dict__) for name, m in model.named_modules()} == keys
+    assert not model._forward_hooks and not model._forward_pre_hooks
+    assert torch.equal(sample(model), plain)
+
+
+def test_second_cache_raises_and_skip_is_required():
+    model = tiny_dit()
+    apply_cache(model, SkipCacheConfig(branch_depth=1))
+    with pytest.raises(ValueError, match="remove_cache"):
+        apply_cache(model, SkipCacheConfig(branch_depth=1))
+    remove_cache(model)
+    with pytest.raises(ValueError, match="skip=True"):
+        apply_cache(tiny_dit(skip=False), SkipCacheConfig(branch_depth=1))
+    with pytest.raises(ValueError, match="branch_depth"):
+        apply_cache(model, SkipCacheConfig(branch_depth=3))
+    assert "_skipdit_cache" not in model.__dict__
+
+
+def test_state_reset_between_runs_gives_identical_samples():
+    model = tiny_dit()
+    hook = apply_cache(model, SkipCacheConfig(interval=3, branch_depth=1, stop_t=0, stop_inclusive=False))
+    first, second = sample(model), sample(model)
+    assert torch.equal(first, second)
+    assert hook.state.counter == 10 and hook.state.cache is not None  # never closed: reset by the sampler
+    reset_cache(model)
+    assert hook.state.counter == 0 and hook.state.cache is None and hook.state.log == []
+
+
+def test_cfg_halves_share_one_cache():
+    model = tiny_dit()
+    hook = apply_cache(model, SkipCacheConfig(interval=2, branch_depth=1, stop_t=0, stop_inclusive=False))
+    sample(model, cfg_scale=4.0, n=3)
+    assert hook.state.cache.shape[0] == 6 and hook.state.counter == 10
+    remove_cache(model)
+
+
+def test_latte_units_are_pairs():
+    model = tiny_latte()  # 4 pairs = 8 sub-blocks
+    counter, _ = counted_run(model, skip_cache_preset("class-to-video", interval=2))
+    # warm-up t >= 900: call 0 full; counter 1 at t=800 -> cached (pairs 0 and 3 = blocks 0, 1, 6, 7);
+    # t < 50 never reached before t=0, which is computed from the cache and then closes.
+    assert counter.totals("block.") == [8, 4, 8, 4, 8, 4, 8, 4, 8, 4]
+    assert counter.names("block.")[1] == {"block.0", "block.1", "block.6", "block.7"}
+
+
+def test_text_dit_native_skips():
+    counter, _ = counted_run(tiny_text_dit(), skip_cache_preset("text-to-image", interval=2))
+    # warm-up t >= 700: calls 0-2 full (counter 0, 1, 2); t <= 50 only at t=0, which is full (counter 9? no: 9 odd)
+    assert counter.totals("block.") == [4, 4, 4, 2, 4, 2, 4, 2, 4, 2]
+
+
+# --- a reference written from PAPER.md section 3, independent of the hook machinery ------------
+
+class ReferenceSkipCacheDiT:
+    """Skip-Cache on a skip DiT, straight from the pseudo-code: a stack of skips, one counter."""
+
+    def __init__(self, model, n, b, t_start, t_close, inclusive):
+        self.m, self.n, self.b = model, n, b
+        self.t_start, self.t_close, self.inclusive = t_start, t_close, inclusive
+        self.counter, self.cache = 0, None
+
+    def fuse(self, j, x, skip):
+        cat = torch.cat([x, skip], dim=-1)
+        return self.m.skip_linears[j](self.m.skip_norms[j](cat))
+
+    def blocks(self, x, c, indices):
+        depth, stack = len(self.m.blocks), []
+        for i in indices:
+            if i == depth - self.b and indices is self.full_order:
+                self.cache = x
+            if i == depth - self.b and indices is not self.full_order:
+                x = self.cache
+            if i >= depth // 2:
+                x = self.fuse(i - depth // 2, x, stack.pop())
+            x = self.m.blocks[i](x, c)
+            if i < depth // 2:
+                stack.append(x)
+        return x
+
+    def __call__(self, x, t, y):
+        m, now, depth = self.m, t[0].item(), len(self.m.blocks)
+        h = m.x_embedder(x) + m.pos_embed
+        c = m.t_embedder(t) + m.y_embedder(y, False)
+        self.full_order = list(range(depth))
+        full = self.counter % self.n == 0 or self.cache is None or now >= self.t_start
+        outer = list(range(self.b)) + list(range(depth - self.b, depth))
+        h = self.blocks(h, c, self.full_order if full else outer)
+        self.counter += 1
+        if now <= self.t_close if self.inclusive else now < self.t_close:
+            self.counter, self.cache = 0, None
+        h = m.final_layer(h, c)
+        p, ch, g = m.patch_size, m.out_channels, int(h.shape[1] ** 0.5)
+        h = h.reshape(h.shape[0], g, g, p, p, ch)
+        return torch.einsum("nhwpqc->nchpwq", h).reshape(h.shape[0], ch, g * p, g * p)
+
+
+@pytest.mark.parametrize("n,b,t_start,t_close,inclusive", [(2, 1, 1000, 20, True), (3, 2, 700, 100, True),
+                                                           (2, 1, 800, 100, False), (4, 1, 900, 300, True)])
+@pytest.mark.parametrize("batch", [2, 4])  # 4 = a CFG-sized batch
+def test_matches_reference_call_by_call(n, b, t_start, t_close, inclusive, batch):
+    model = tiny_dit()
+    ref = ReferenceSkipCacheDiT(model, n, b, t_start, t_close, inclusive)
+    apply_cache(model, SkipCacheConfig(n, b, t_start, t_close, inclusive))
+    gen = torch.Generator().manual_seed(3)
+    y = torch.arange(batch) % 10
+    with torch.no_grad():
+        for t in DDIM10_T + DDIM10_T[:4]:  # run past a reset into a second schedule
+            x = torch.randn(batch, 1, 8, 8, generator=gen)
+            tt = torch.full((batch,), t)
+            assert torch.equal(model(x, tt, y), ref(x, tt, y)), f"call at t={t}"
+    remove_cache(model)
+
+
+# --- Adaptive Skip-Cache -------------------------------------------------------------------------
+
+def test_adaptive_threshold_zero_is_the_plain_model():
+    model = tiny_dit()
+    plain = sample(model)
+    counter, _ = counted_run(model, AdaptiveSkipCacheConfig(threshold=0.0, branch_depth=1))
+    assert counter.totals("block.") == [4] * 10
+    apply_cache(model, AdaptiveSkipCacheConfig(threshold=0.0, branch_depth=1))
+    assert torch.equal(sample(model), plain)
+    remove_cache(model)
+
+
+def test_adaptive_huge_threshold_reuses_until_the_stop():
+    counter, hook = counted_run(tiny_dit(), AdaptiveSkipCacheConfig(threshold=1e9, branch_depth=1))
+    assert counter.totals("block.") == [4, 2, 2, 2, 2, 2, 2, 2, 2, 4]  # first call, then t=0 <= stop_t
+    assert len(hook.state.distances) == 8 and all(d > 0 for d in hook.state.distances)
+
+
+def test_adaptive_threshold_decides_by_measured_drift():
+    model = tiny_dit()
+    _, probe = counted_run(model, AdaptiveSkipCacheConfig(threshold=1e9, branch_depth=1))
+    d = probe.state.distances  # drift of calls 1..8 against call 0
+    threshold = (d[0] + d[1]) / 2 if d[0] < d[1] else d[0] * 1.01
+    counter, hook = counted_run(model, AdaptiveSkipCacheConfig(threshold=threshold, branch_depth=1))
+    assert counter.totals("block.")[1] == 2  # call 1 drifted less than the threshold: reused
+    assert hook.state.distances[0] == pytest.approx(d[0])

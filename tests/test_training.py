@@ -1,0 +1,193 @@
+"""Tests of skipdit_lib.training: logs, checkpoints, exact resume, torchrun DDP, freezing, EMA."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.utils.data import Dataset, TensorDataset
+
+from skipdit_lib.training import (TrainConfig, latest_checkpoint, list_checkpoints, load_train_checkpoint, train,
+                                  train_in_stages, update_ema)
+from skipdit_lib.training.data_order import StepBatchSampler
+
+models = pytest.importorskip("skipdit_lib.models")
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(depth=4, hidden_size=32, num_heads=2)
+
+
+def tiny_dit(seed: int = 0, name: str = "DiT-S/4-digits", **overrides) -> nn.Module:
+    torch.manual_seed(seed)
+    return models.create_model(name, **TINY, **overrides)
+
+
+def digits_like(n: int = 24, seed: int = 0) -> TensorDataset:
+    g = torch.Generator().manual_seed(seed)
+    return TensorDataset(torch.rand(n, 1, 16, 16, generator=g) * 2 - 1, torch.randint(0, 10, (n,), generator=g))
+
+
+class FailingDataset(Dataset):
+    """Raises after `limit` item reads: an interruption in the middle of a run."""
+
+    def __init__(self, base: Dataset, limit: int) -> None:
+        self.base, self.limit, self.reads = base, limit, 0
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i):
+        self.reads += 1
+        if self.reads > self.limit:
+            raise KeyboardInterrupt("simulated interruption")
+        return self.base[i]
+
+
+def states_equal(a: dict, b: dict) -> bool:
+    """Recursive torch.equal over (nested) state dicts."""
+    if torch.is_tensor(a):
+        return torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(states_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(states_equal(u, v) for u, v in zip(a, b))
+    return a == b
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="trainable"):
+        TrainConfig(trainable="deep_only")
+    with pytest.raises(ValueError, match="steps"):
+        TrainConfig(steps=0)
+
+
+def test_data_order_is_deterministic_and_sharded():
+    one = StepBatchSampler(10, 4, seed=3, stop_step=5)
+    assert list(one) == list(StepBatchSampler(10, 4, seed=3, stop_step=5))
+    assert len(set(sum(list(one)[:2], []))) == 8  # an epoch never repeats a sample
+    ranks = [StepBatchSampler(10, 4, seed=3, rank=r, world_size=2, stop_step=5) for r in range(2)]
+    assert [a + b for a, b in zip(*ranks)] == list(one)  # the ranks' slices make up the global batch
+    assert list(StepBatchSampler(10, 4, seed=3, start_step=3, stop_step=5)) == list(one)[3:]
+    with pytest.raises(ValueError, match="divisible"):
+        StepBatchSampler(10, 3, seed=0, world_size=2)
+
+
+def test_update_ema_formula_and_frozen_copy():
+    model, ema = nn.Linear(2, 1), nn.Linear(2, 1)
+    model.bias.requires_grad_(False)
+    expected = 0.9 * ema.weight.detach() + 0.1 * model.weight.detach()
+    update_ema(ema, model, 0.9)
+    assert torch.allclose(ema.weight, expected) and torch.equal(ema.bias, model.bias)
+
+
+def test_train_writes_log_and_checkpoints(tmp_path):
+    config = TrainConfig(steps=4, batch_size=8, log_every=2, checkpoint_every=2, warmup_steps=4)
+    ema = train(tiny_dit(), digits_like(), config, tmp_path, progress=False)
+    lines = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [2, 4]
+    assert {"step", "loss", "grad_norm", "lr", "seconds", "mse", "vb"} <= set(lines[0])
+    assert lines[0]["lr"] == pytest.approx(5e-5) and lines[1]["lr"] == pytest.approx(1e-4)  # warm-up (step+1)/4
+    assert all(line["vb"] > 0 and line["loss"] > line["mse"] for line in lines)
+    assert list(list_checkpoints(tmp_path)) == [2, 4]
+    state = load_train_checkpoint(latest_checkpoint(tmp_path))  # weights_only load works
+    assert {"model", "ema", "opt", "args", "config", "step", "rng", "data"} <= set(state)
+    assert state["step"] == 4 and state["data"]["step"] == 4 and state["args"]["family"] == "DiT"
+    assert states_equal(state["ema"], ema.state_dict()) and not ema.training
+
+
+def test_resume_after_interruption_is_bit_exact(tmp_path):
+    config = TrainConfig(steps=6, batch_size=8, log_every=1, checkpoint_every=3, ema_decay=0.9)
+    straight_model = tiny_dit()
+    straight_ema = train(straight_model, digits_like(), config, tmp_path / "straight", progress=False)
+    straight = load_train_checkpoint(latest_checkpoint(tmp_path / "straight"))
+
+    interrupted = tiny_dit()
+    with pytest.raises(KeyboardInterrupt):  # dies while reading the batch of step 5 (after 4 * 8 items)
+        train(interrupted, FailingDataset(digits_like(), limit=4 * 8 + 3), config, tmp_path / "resumed", progress=False)
+    assert list(list_checkpoints(tmp_path / "resumed")) == [3]
+    resumed_model = tiny_dit(seed=123)  # different init: everything must come from the checkpoint
+    resumed_ema = train(resumed_model, digits_like(), config, tmp_path / "resumed", progress=False)
+    resumed = load_train_checkpoint(latest_checkpoint(tmp_path / "resumed"))
+
+    for key, value in straight_model.state_dict().items():
+        assert torch.equal(value, resumed_model.state_dict()[key]), key
+    for key, value in straight_ema.state_dict().items():
+        assert torch.equal(value, resumed_ema.state_dict()[key]), key
+    assert states_equal(straight["opt"], resumed["opt"])
+    log = lambda run: [{k: v for k, v in json.loads(line).items() if k != "seconds"}  # noqa: E731
+                       for line in (tmp_path / run / "train_log.jsonl").read_text().splitlines()]
+    assert log("straight") == log("resumed") and len(log("resumed")) == 6
+
+
+def test_skip_only_then_all_in_stages(tmp_path):
+    model = tiny_dit(name="DiT-S/4-digits-skip")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    stage1 = TrainConfig(steps=2, batch_size=4, trainable="skip_only", log_every=1)
+    stage2 = TrainConfig(steps=1, batch_size=4, trainable="all", seed=1, log_every=1)
+    train_in_stages(model, digits_like(8), [stage1], tmp_path)
+    after1 = {k: v.clone() for k, v in model.state_dict().items()}
+    skip_keys = [k for k in before if k.startswith(("skip_norms", "skip_linears"))]
+    assert skip_keys and all(not torch.equal(before[k], after1[k]) for k in skip_keys if k.endswith("weight"))
+    assert all(torch.equal(before[k], after1[k]) for k in before if k not in skip_keys)
+    assert model.blocks[0].attn.qkv.weight.requires_grad and not model.pos_embed.requires_grad  # flags restored
+
+    train_in_stages(model, digits_like(8), [stage1, stage2], tmp_path)  # stage 1 is already done: resumes
+    assert (tmp_path / "stage2" / "checkpoints").is_dir()
+    assert not torch.equal(after1["blocks.0.mlp.fc1.weight"], model.state_dict()["blocks.0.mlp.fc1.weight"])
+    assert torch.equal(after1["pos_embed"], model.state_dict()["pos_embed"])
+    with pytest.raises(ValueError, match="skip branches"):
+        train(tiny_dit(), digits_like(8), stage1, tmp_path / "noskip", progress=False)
+
+
+def test_grad_norm_threshold_and_nan_steps_are_skipped(tmp_path):
+    model = tiny_dit()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    config = TrainConfig(steps=2, batch_size=4, max_grad_norm_skip=1e-9, log_every=1)
+    train(model, digits_like(8), config, tmp_path / "threshold", progress=False)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    last = json.loads((tmp_path / "threshold" / "train_log.jsonl").read_text().splitlines()[-1])
+    assert last["skipped_steps"] == 2
+    nan_data = TensorDataset(torch.full((8, 1, 16, 16), float("nan")), torch.zeros(8, dtype=torch.long))
+    train(model, nan_data, TrainConfig(steps=1, batch_size=4), tmp_path / "nan", progress=False)
+    assert all(torch.isfinite(v).all() for v in model.state_dict().values())
+    with pytest.raises(FloatingPointError):
+        train(model, nan_data, TrainConfig(steps=1, batch_size=4, skip_nonfinite=False), tmp_path / "nan2",
+              progress=False)
+
+
+def test_resume_refuses_changed_batch_size(tmp_path):
+    train(tiny_dit(), digits_like(8), TrainConfig(steps=1, batch_size=4), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        train(tiny_dit(), digits_like(8), TrainConfig(steps=2, batch_size=8), tmp_path, progress=False)
+
+
+def test_torchrun_two_processes_match_one_process(tmp_path):
+    """2 gloo processes on CPU vs 1 process on the same global batches, timesteps and noise.
+
+    class_dropout_prob=0: label dropout draws per-sample random numbers inside each process, so
+    which labels drop would differ between 1 and 2 processes; everything else is shared.
+    """
+    from skipdit_lib.training import cli
+
+    argv = ["--model", "DiT-S/4-digits", "--depth", "4", "--hidden-size", "32", "--num-heads", "2",
+            "--class-dropout-prob", "0", "--dataset", "synthetic", "--num-samples", "16", "--steps", "3",
+            "--batch-size", "8", "--log-every", "1", "--ema-decay", "0.5"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0"]
+    done = subprocess.run(torchrun + ["-m", "skipdit_lib.training.cli", *argv, "--out-dir", str(tmp_path / "ddp")],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    args = cli.parse_args(argv + ["--out-dir", str(tmp_path / "single")])
+    model = cli.build_model(args)
+    ema = train(model, cli.build_dataset(args, model), cli.train_config(args), args.out_dir, progress=False)
+    ddp = load_train_checkpoint(latest_checkpoint(tmp_path / "ddp"))
+    assert ddp["step"] == 3 and ddp["data"]["batch_size"] == 8
+    worst = max((ddp["model"][k] - v).abs().max().item() for k, v in model.state_dict().items())
+    worst_ema = max((ddp["ema"][k] - v).abs().max().item() for k, v in ema.state_dict().items())
+    assert worst < 1e-6 and worst_ema < 1e-6, (worst, worst_ema)
+    # The update changed the weights (so the comparison is not trivially of the initial weights).
+    assert (ddp["model"]["blocks.0.attn.qkv.weight"] - cli.build_model(args).blocks[0].attn.qkv.weight).abs().max() > 0
