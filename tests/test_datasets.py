@@ -340,3 +340,11 @@ def test_missing_encoder_package_says_how_to_install(monkeypatch):
 
 def test_encoder_is_offline():
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+def test_caption_templates_read_as_intended():
+    make, place, motion = captioned_digits.make_caption, captioned_digits.place_phrase, captioned_digits.motion_phrase
+    assert make(0, 7, "red", place("top left")) == "a red seven in the top left corner"
+    assert make(1, 3, "blue", motion("right")) == "a blue digit 3 moving right"
+    assert make(2, 0, "cyan", place("centre")) == "the number zero in cyan, in the centre"
+    assert make(0, 5, "green", motion("still")) == "a green five standing still"

@@ -60,12 +60,12 @@ class AdaptiveSkipCacheHook(CacheHook):
     """Skip-Cache whose full steps are chosen by the drift of the shallow skip feature."""
 
     state_class = AdaptiveSkipCacheState
+    eager_methods = CacheHook.eager_methods + ("needs_full_step",)
 
     def install(self) -> None:
         check_branch_depth(self.model, self.config.branch_depth, "Adaptive Skip-Cache")
         self.patch(self.model, "forward_units", self.forward_units)
 
-    @torch.compiler.disable
     def needs_full_step(self, shallow: torch.Tensor) -> bool:
         """Full inside the warm-up/stop windows, without a cache, or when the drift exceeds the threshold."""
         st, cfg = self.state, self.config

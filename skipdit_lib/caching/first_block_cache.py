@@ -41,12 +41,12 @@ class FirstBlockCacheHook(CacheHook):
     """Replaces `forward_units`: unit 0 always runs, units 1..L-1 only when unit 0 changed enough."""
 
     state_class = FirstBlockCacheState
+    eager_methods = CacheHook.eager_methods + ("should_compute",)
 
     def install(self) -> None:
         require_units(self.model, "First-Block-Cache")
         self.patch(self.model, "forward_units", self.forward_units)
 
-    @torch.compiler.disable
     def should_compute(self, residual: torch.Tensor) -> bool:
         """diffusers: compute when rel. L1(residual, cached residual) > threshold (threshold 0: always)."""
         st = self.state

@@ -55,6 +55,9 @@ class CacheHook:
     """Base hook: installs/uninstalls instance-level patches and advances the state per call."""
 
     state_class: type[CacheState] = CacheState
+    # Methods taking the cache decisions: run eagerly (torch.compiler.disable) so that under
+    # torch.compile the decision stays plain Python outside every compiled region.
+    eager_methods: tuple[str, ...] = ("_pre_call", "_post_call")
 
     def __init__(self, model: nn.Module, config: Any) -> None:
         self.model = model
@@ -92,17 +95,17 @@ class CacheHook:
 
     def attach(self) -> None:
         """Install the patches and the per-call step counter on the model."""
+        for name in self.eager_methods:  # wrapped here, not at import: importing dynamo is slow
+            setattr(self, name, torch.compiler.disable(getattr(self, name)))
         self.install()
         self._handles.append(self.model.register_forward_pre_hook(self._pre_call, with_kwargs=True))
         self._handles.append(self.model.register_forward_hook(self._post_call))
 
-    @torch.compiler.disable
     def _pre_call(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         """Read the timestep of this call (plain Python, outside any compiled region)."""
         self.state.t = read_timestep(args, kwargs)
         self.begin_step(self.state.t)
 
-    @torch.compiler.disable
     def _post_call(self, module: nn.Module, args: tuple, output: Any) -> None:
         """Advance the per-call step counter after the output is computed."""
         self.end_step(self.state.t)
@@ -132,6 +135,7 @@ class ModuleReuseHook(CacheHook):
     instead of computing whenever `compute_now(kind)` says no."""
 
     state_class = ModuleReuseState
+    eager_methods = CacheHook.eager_methods + ("compute_now",)
 
     def compute_now(self, kind: str) -> bool:
         """Whether a module of this kind computes on the current call (subclasses decide)."""

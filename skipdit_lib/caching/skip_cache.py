@@ -75,6 +75,7 @@ class SkipCacheHook(CacheHook):
     """Replaces `model.forward_units` with the Skip-Cache loop of PAPER.md section 3."""
 
     state_class = SkipCacheState
+    eager_methods = CacheHook.eager_methods + ("is_full_step",)
 
     def install(self) -> None:
         check_branch_depth(self.model, self.config.branch_depth, "Skip-Cache")

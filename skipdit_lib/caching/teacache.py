@@ -79,13 +79,13 @@ class TeaCacheHook(CacheHook):
     """Replaces `forward_units`: the whole stack or the residual of the last full call."""
 
     state_class = TeaCacheState
+    eager_methods = CacheHook.eager_methods + ("should_compute",)
 
     def install(self) -> None:
         require_units(self.model, "TeaCache")
         self.rescale = np.poly1d(np.asarray(self.config.coefficients, dtype=np.float64))
         self.patch(self.model, "forward_units", self.forward_units)
 
-    @torch.compiler.disable
     def should_compute(self, modulated: torch.Tensor) -> bool:
         """TeaCache: accumulate rescaled changes; compute (and zero the sum) once it reaches the threshold."""
         st, cfg = self.state, self.config

@@ -25,7 +25,7 @@ COLOURS = {  # name -> RGB in [0, 1] at full ink
 }
 PLACES = ("top left", "top right", "bottom left", "bottom right", "centre")
 MOTIONS = ("still", "up", "down", "left", "right")
-TEMPLATES = ("a {colour} {word} {detail}", "a {colour} digit {word} {detail}", "the number {word} in {colour}, {detail}")
+TEMPLATES = ("a {colour} {word} {detail}", "a {colour} digit {number} {detail}", "the number {word} in {colour}, {detail}")
 
 
 def place_phrase(place: str) -> str:

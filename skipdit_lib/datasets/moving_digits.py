@@ -70,7 +70,7 @@ def bouncing_paths(start: torch.Tensor, velocity: torch.Tensor, num_frames: int,
         pos = pos + vel  # (N, 2)
         low, high = pos < 0, pos > limit
         pos = torch.where(low, -pos, torch.where(high, 2 * limit - pos, pos))  # bounce off the borders
-        vel = vel
+        vel = torch.where(low | high, -vel, vel)
     return torch.stack(frames, dim=1)  # (N, F, 2)
 
 

@@ -59,7 +59,7 @@ def _hidden_states(captions: list[str], max_length: int, padding: str) -> tuple[
     batch = enc["tokenizer"](captions, padding=padding, truncation=True, max_length=max_length, return_tensors="pt")
     mask = batch["attention_mask"].bool()  # (B, S)
     hidden = enc["model"](**batch).last_hidden_state.float()  # (B, S, 384)
-    return hidden, mask
+    return hidden * mask.unsqueeze(-1), mask
 
 
 def encode_texts(captions: list[str], max_tokens: int = 16) -> tuple[torch.Tensor, torch.Tensor]:

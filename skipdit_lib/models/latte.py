@@ -133,7 +133,7 @@ class Latte(UnitModel):
             c = c + self.y_embedder(y, self.training)  # (B, D)
         ctx.c_spatial = repeat(c, "b d -> (b f) d", f=ctx.frames)  # (B*F, D)
         ctx.c_temporal = repeat(c, "b d -> (b t) d", t=tokens)  # (B*T, D)
-        ctx.c_final = ctx.c_spatial  # (B*F, D); official: t + y when class-conditional
+        ctx.c_final = ctx.c = ctx.c_spatial  # (B*F, D); official: t + y when class-conditional
 
     def _text_context(self, ctx: UnitContext, t_emb: torch.Tensor, y: Any, tokens: int) -> None:
         if y is None:
@@ -142,6 +142,7 @@ class Latte(UnitModel):
         t6 = self.t_block(t_emb)  # (B, 6D)
         ctx.c_spatial = repeat(t6, "b d -> (b f) d", f=ctx.frames)  # (B*F, 6D)
         ctx.c_temporal = repeat(t6, "b d -> (b t) d", t=tokens)  # (B*T, 6D)
+        ctx.c = ctx.c_spatial  # (B*F, 6D) the first block of a unit is spatial
         ctx.c_final = repeat(t_emb, "b d -> (b f) d", f=ctx.frames)  # (B*F, D)
         cap = self.y_embedder(caption, self.training)  # (B, S, D)
         ctx.tokens = repeat(cap, "b s d -> (b f) s d", f=ctx.frames)  # (B*F, S, D)

@@ -341,8 +341,9 @@ def skip_modules(hidden_size: int, count: int) -> tuple[nn.ModuleList, nn.Module
 class UnitContext:
     """What the units and the head need besides the token stream.
 
-    `c` conditions the blocks of a unit (DiT/TextDiT), `c_spatial` / `c_temporal` those of a
-    Latte pair; `c_final` the final layer. `t` holds the ORIGINAL timesteps (N,)."""
+    `c` conditions the (first) block of each unit (for Latte it equals `c_spatial`);
+    `c_spatial` / `c_temporal` those of a Latte pair; `c_final` the final layer; `tokens` / `mask`
+    the projected caption tokens and key mask. `t` holds the ORIGINAL timesteps (N,)."""
 
     t: torch.Tensor
     y: Any
