@@ -44,12 +44,14 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
         "gpu": {"num_samples": 16, "sampler_steps": 50, "cfg_scale": 2.0, "interval": 2, "branch_depth": 1},
     },
     # Figure 2 (loss-landscape-style surfaces) and Figure 4 (block x timestep change heat map).
+    # Paper (v1, Fig. 2): DDPM-250, steps 10 and 250, radii 0.002 and 0.005. `batch_size` test digits
+    # per surface point, `grid_points` per axis; `heatmap_samples` trajectories for Fig. 4.
     "smoothness": {
-        "smoke": {"grid_points": 3, "batch_size": 4, "ddpm_steps": 20, "early_step": 2, "late_step": 15,
+        "smoke": {"grid_points": 3, "batch_size": 4, "ddpm_steps": 20, "early_step": 2, "late_step": 20,
                   "radius_early": 0.002, "radius_late": 0.005, "heatmap_samples": 4},
-        "cpu": {"grid_points": 21, "batch_size": 64, "ddpm_steps": 250, "early_step": 10, "late_step": 240,
-                "radius_early": 0.002, "radius_late": 0.005, "heatmap_samples": 64},
-        "gpu": {"grid_points": 41, "batch_size": 64, "ddpm_steps": 250, "early_step": 10, "late_step": 240,
+        "cpu": {"grid_points": 17, "batch_size": 32, "ddpm_steps": 250, "early_step": 10, "late_step": 250,
+                "radius_early": 0.002, "radius_late": 0.005, "heatmap_samples": 32},
+        "gpu": {"grid_points": 41, "batch_size": 64, "ddpm_steps": 250, "early_step": 10, "late_step": 250,
                 "radius_early": 0.002, "radius_late": 0.005, "heatmap_samples": 256},
     },
     # Tables 7 and 8: class-to-image at guidance 1.5 and 1.0, DDPM-250 and DDIM-50.

@@ -9,6 +9,8 @@ from skipdit_lib.diffusion.gaussian_diffusion import create_diffusion
 from skipdit_lib.diffusion.sampling import sample_ddim
 from skipdit_lib.models.configs import create_model
 
+torch.set_num_threads(1)  # tiny models: threads only add contention on the shared CPU
+
 TINY = dict(hidden_size=32, num_heads=2, input_size=8)
 DDIM10_T = [900, 800, 700, 600, 500, 400, 300, 200, 100, 0]  # original t of "ddim10", in call order
 

@@ -99,7 +99,8 @@ def test_cache_with_other_parameters_or_damaged_is_rebuilt(tmp_path):
     torch.save({"value": torch.zeros(1), "params": {"a": 2}}, path)  # a stale file under the right name
     assert digits.load_or_build("toy", params, lambda: {"value": torch.ones(1)}, tmp_path)["value"].item() == 1.0
     path.write_bytes(b"not a torch file")
-    assert digits.load_or_build("toy", params, lambda: {"value": torch.full((1,), 2.0)}, tmp_path)["value"].item() == 2.0
+    rebuilt = digits.load_or_build("toy", params, lambda: {"value": torch.full((1,), 2.0)}, tmp_path)
+    assert rebuilt["value"].item() == 2.0
     assert digits.load_or_build("toy", params, lambda: 1 / 0, tmp_path)["value"].item() == 2.0  # now read, not built
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
 
@@ -274,7 +275,7 @@ def test_captioned_deterministic_and_cache_keyed(tmp_path, monkeypatch):
     calls = count_builds(monkeypatch, captioned_digits, "_build_captioned")
     first = load_captioned_digits(num_samples=6, resolution=8, root=tmp_path / "a", seed=4)
     again = load_captioned_digits(num_samples=6, resolution=8, root=tmp_path / "b", seed=4)
-    load_captioned_digits(num_samples=6, resolution=8, root=tmp_path / "a", seed=4, num_frames=3)  # images ignore frames
+    load_captioned_digits(num_samples=6, resolution=8, root=tmp_path / "a", seed=4, num_frames=3)  # no frames in images
     assert len(calls) == 2
     assert torch.equal(first.images, again.images) and first.captions == again.captions
     assert torch.equal(first.tokens, again.tokens)
@@ -304,6 +305,8 @@ def test_encode_texts_shapes_mask_and_truncation():
     assert mask.sum(1).tolist() == [10, 3, 10]  # [CLS] + words + [SEP]
     assert mask[1].tolist() == [True] * 3 + [False] * 13
     assert torch.equal(tokens[0], tokens[2]) and not torch.allclose(tokens[0, :3], tokens[1, :3])
+    alone_tokens, alone_mask = encode_texts(["hi"])  # a caption's tokens do not depend on its batch
+    assert torch.allclose(alone_tokens[0], tokens[1], atol=1e-5) and torch.equal(alone_mask[0], mask[1])
     short_tokens, short_mask = encode_texts(["a red seven in the top left corner"], max_tokens=4)
     assert short_tokens.shape == (1, 4, 384) and short_mask.all()
     empty_tokens, empty_mask = encode_texts([])
@@ -311,7 +314,8 @@ def test_encode_texts_shapes_mask_and_truncation():
 
 
 def test_encode_sentences_normalised_identical_and_distinct():
-    captions = ["a red seven in the top left corner", "a blue digit 3 moving right", "a red seven in the top left corner"]
+    captions = ["a red seven in the top left corner", "a blue digit 3 moving right",
+                "a red seven in the top left corner"]
     vectors = encode_sentences(captions)
     assert vectors.shape == (3, 384) and vectors.dtype == torch.float32
     assert torch.allclose(vectors.norm(dim=1), torch.ones(3), atol=1e-5)

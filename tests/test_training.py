@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,19 @@ class FailingDataset(Dataset):
         if self.reads > self.limit:
             raise KeyboardInterrupt("simulated interruption")
         return self.base[i]
+
+
+def run_in_own_session(command: list[str], env: dict, timeout: float) -> tuple[int, str]:
+    """Run a command in its own process group; on timeout kill that whole group (torchrun workers too)."""
+    proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+        pytest.fail(f"torchrun timed out after {timeout} s: {stderr[-2000:]}")
+    return proc.returncode, stderr
 
 
 def states_equal(a: dict, b: dict) -> bool:
@@ -169,6 +183,7 @@ def test_resume_refuses_changed_batch_size(tmp_path):
         train(tiny_dit(), digits_like(8), TrainConfig(steps=2, batch_size=8), tmp_path, progress=False)
 
 
+@pytest.mark.distributed
 def test_torchrun_two_processes_match_one_process(tmp_path):
     """2 gloo processes on CPU vs 1 process on the same global batches, timesteps and noise.
 
@@ -181,10 +196,10 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
             "--class-dropout-prob", "0", "--dataset", "synthetic", "--num-samples", "16", "--steps", "3",
             "--batch-size", "8", "--log-every", "1", "--ema-decay", "0.5"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0"]
-    done = subprocess.run(torchrun + ["-m", "skipdit_lib.training.cli", *argv, "--out-dir", str(tmp_path / "ddp")],
-                          env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    returncode, stderr = run_in_own_session(
+        torchrun + ["-m", "skipdit_lib.training.cli", *argv, "--out-dir", str(tmp_path / "ddp")], env, timeout=180)
+    assert returncode == 0, stderr[-3000:]
     args = cli.parse_args(argv + ["--out-dir", str(tmp_path / "single")])
     model = cli.build_model(args)
     ema = train(model, cli.build_dataset(args, model), cli.train_config(args), args.out_dir, progress=False)
@@ -192,6 +207,7 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
     assert ddp["step"] == 3 and ddp["data"]["batch_size"] == 8
     worst = max((ddp["model"][k] - v).abs().max().item() for k, v in model.state_dict().items())
     worst_ema = max((ddp["ema"][k] - v).abs().max().item() for k, v in ema.state_dict().items())
+    print(f"max |ddp - single|: model {worst:.3g}, ema {worst_ema:.3g}")
     assert worst < 1e-6 and worst_ema < 1e-6, (worst, worst_ema)
     # The update changed the weights (so the comparison is not trivially of the initial weights).
     assert (ddp["model"]["blocks.0.attn.qkv.weight"] - cli.build_model(args).blocks[0].attn.qkv.weight).abs().max() > 0

@@ -16,3 +16,6 @@ __all__ = [
     "remove_cache", "reset_cache", "PAB_PRESETS", "PABConfig", "SKIP_CACHE_PRESETS",
     "SkipCacheConfig", "skip_cache_preset", "TeaCacheConfig", "calibrate_teacache", "TGATEConfig",
 ]
+from .compare import SamplerSettings, compare_methods  # noqa: E402  (after the configs it runs)
+
+__all__ += ["SamplerSettings", "compare_methods"]

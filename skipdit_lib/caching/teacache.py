@@ -132,8 +132,8 @@ class _TeaCacheRecorder(TeaCacheHook):
 
 
 @dataclass(frozen=True)
-class _TeaCacheCalibration:
-    """Marker config that attaches the recorder."""
+class _TeaCacheCalibration(TeaCacheConfig):
+    """Marker config that attaches the recorder (identity rescaling, never skips)."""
 
 
 register_cache_method(_TeaCacheCalibration)(_TeaCacheRecorder)

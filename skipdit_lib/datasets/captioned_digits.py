@@ -25,7 +25,8 @@ COLOURS = {  # name -> RGB in [0, 1] at full ink
 }
 PLACES = ("top left", "top right", "bottom left", "bottom right", "centre")
 MOTIONS = ("still", "up", "down", "left", "right")
-TEMPLATES = ("a {colour} {word} {detail}", "a {colour} digit {number} {detail}", "the number {word} in {colour}, {detail}")
+TEMPLATES = ("a {colour} {word} {detail}", "a {colour} digit {number} {detail}",
+             "the number {word} in {colour}, {detail}")
 
 
 def place_phrase(place: str) -> str:
@@ -131,7 +132,8 @@ def _build_captioned(kind: str, num_samples: int, resolution: int, num_frames: i
     rgb = torch.tensor(list(COLOURS.values()))[attributes["colour"]]  # (N, 3)
     digits = resize_digits(images[index], side) * rgb[:, :, None, None]  # (N, 3, s, s)
     if kind == "image":
-        data = paste_digits(digits, place_positions(attributes["place"], resolution - side), resolution)[:, 0]  # (N, 3, R, R)
+        corners = place_positions(attributes["place"], resolution - side)  # (N, 1, 2)
+        data = paste_digits(digits, corners, resolution)[:, 0]  # (N, 3, R, R)
     else:
         data = paste_digits(digits, motion_positions(attributes["motion"], num_frames, resolution - side, gen),
                             resolution)  # (N, F, 3, R, R)

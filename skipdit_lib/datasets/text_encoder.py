@@ -53,10 +53,10 @@ def _check_captions(captions: Any) -> list[str]:
 
 
 @torch.no_grad()
-def _hidden_states(captions: list[str], max_length: int, padding: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Last hidden states (B, S, 384) with padding zeroed, and the token mask (B, S) bool."""
+def _hidden_states(captions: list[str], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Last hidden states (B, S, 384) with padding zeroed and the token mask (B, S) bool; S = longest caption."""
     enc = _encoder()
-    batch = enc["tokenizer"](captions, padding=padding, truncation=True, max_length=max_length, return_tensors="pt")
+    batch = enc["tokenizer"](captions, padding="longest", truncation=True, max_length=max_length, return_tensors="pt")
     mask = batch["attention_mask"].bool()  # (B, S)
     hidden = enc["model"](**batch).last_hidden_state.float()  # (B, S, 384)
     return hidden * mask.unsqueeze(-1), mask
@@ -69,12 +69,17 @@ def encode_texts(captions: list[str], max_tokens: int = 16) -> tuple[torch.Tenso
     """
     captions = _check_captions(captions)
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 2 <= max_tokens <= MAX_MODEL_TOKENS:
-        raise ValueError(f"max_tokens must be an int in [2, {MAX_MODEL_TOKENS}] ([CLS] and [SEP] count), got {max_tokens!r}")
+        raise ValueError(f"max_tokens must be an int in [2, {MAX_MODEL_TOKENS}] ([CLS] and [SEP] count), "
+                         f"got {max_tokens!r}")
     if not captions:
         return torch.zeros(0, max_tokens, EMBED_DIM), torch.zeros(0, max_tokens, dtype=torch.bool)
-    parts = [_hidden_states(captions[i:i + BATCH_SIZE], max_tokens, "max_length")
-             for i in range(0, len(captions), BATCH_SIZE)]
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    tokens = torch.zeros(len(captions), max_tokens, EMBED_DIM)
+    mask = torch.zeros(len(captions), max_tokens, dtype=torch.bool)
+    for i in range(0, len(captions), BATCH_SIZE):  # run only up to each batch's longest caption, pad after
+        hidden, batch_mask = _hidden_states(captions[i:i + BATCH_SIZE], max_tokens)  # (B, S', 384), (B, S')
+        tokens[i:i + len(hidden), :hidden.shape[1]] = hidden
+        mask[i:i + len(hidden), :hidden.shape[1]] = batch_mask
+    return tokens, mask
 
 
 def encode_sentences(captions: list[str]) -> torch.Tensor:
@@ -85,6 +90,6 @@ def encode_sentences(captions: list[str]) -> torch.Tensor:
         return torch.zeros(0, EMBED_DIM)
     pooled = []
     for i in range(0, len(captions), BATCH_SIZE):
-        hidden, mask = _hidden_states(captions[i:i + BATCH_SIZE], MAX_MODEL_TOKENS, "longest")  # (B, S, 384), (B, S)
+        hidden, mask = _hidden_states(captions[i:i + BATCH_SIZE], MAX_MODEL_TOKENS)  # (B, S, 384), (B, S)
         pooled.append(hidden.sum(1) / mask.sum(1, keepdim=True).clamp(min=1))  # (B, 384)
     return F.normalize(torch.cat(pooled), dim=-1)

@@ -11,7 +11,6 @@ run is deterministic given them.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable
 
 import torch
@@ -19,7 +18,6 @@ import torch.nn as nn
 
 from .gaussian_diffusion import GaussianDiffusion, channel_dim
 
-log = logging.getLogger(__name__)
 
 StepCallback = Callable[[int, int, torch.Tensor, torch.Tensor], None]
 UpdateRule = Callable[..., torch.Tensor]  # (diffusion, output, x, t, clip_denoised, generator, eta) -> x_prev

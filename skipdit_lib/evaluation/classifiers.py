@@ -16,12 +16,9 @@ import torch
 import torch.nn as nn
 
 
-def conv_stage(in_channels: int, out_channels: int) -> nn.Sequential:
-    """Two 3x3 conv + BatchNorm + ReLU layers at constant resolution."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.BatchNorm2d(out_channels), nn.ReLU(),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1), nn.BatchNorm2d(out_channels), nn.ReLU(),
-    )
+def conv_layer(in_channels: int, out_channels: int) -> nn.Sequential:
+    """A 3x3 conv + BatchNorm + ReLU at constant resolution."""
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.BatchNorm2d(out_channels), nn.ReLU())
 
 
 class DigitClassifier(nn.Module):
@@ -36,10 +33,11 @@ class DigitClassifier(nn.Module):
         self.head_names = list(heads)
         self.num_features = feature_dim  # read by torchmetrics' FrechetInceptionDistance
         self.trunk = nn.Sequential(
-            conv_stage(in_channels, width), nn.MaxPool2d(2),
-            conv_stage(width, 2 * width), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+            conv_layer(in_channels, width), nn.MaxPool2d(2),
+            conv_layer(width, 2 * width), nn.MaxPool2d(2),
+            conv_layer(2 * width, 4 * width), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
         )
-        frame_dim = 2 * width * 16
+        frame_dim = 4 * width * 16
         if num_frames is None:
             self.project = nn.Sequential(nn.Linear(frame_dim, feature_dim), nn.ReLU())
         else:

@@ -1,0 +1,123 @@
+"""Honest cost: FLOPs counted by PyTorch, wall-clock latency, and speedups measured in one process.
+
+Paper: Tables 1, 3, 4, 7-8 give TFLOPs, latency and speedup against the uncached model. Here
+every speedup is a ratio of two measurements taken in the same process run: FLOPs speedup
+(machine-independent) and wall-clock speedup (this machine), and their ratio "efficiency"
+(how much of the FLOP saving shows up as time; caching overheads and small matmuls lower it).
+"""
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from typing import Any, Callable
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+
+log = logging.getLogger(__name__)
+
+aten = torch.ops.aten
+
+
+def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of the CPU flash-attention kernel: the two attention matmuls (QK^T and PV)."""
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def _cpu_sdpa_backward_flops(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
+                             **kwargs) -> int:
+    """FLOPs of the CPU flash-attention backward kernel, as PyTorch counts the GPU kernels'."""
+    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
+# PyTorch's FlopCounterMode has formulas for the CUDA SDPA kernels but not for the CPU one
+# (`_scaled_dot_product_flash_attention_for_cpu`, what F.scaled_dot_product_attention runs on CPU),
+# so without these entries attention would count as 0 FLOPs on CPU (checked in tests/test_cost.py).
+SDPA_CPU_FLOPS = {
+    aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops,
+    aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_sdpa_backward_flops,
+}
+
+
+def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
+    """FLOPs of one call `fn(*args, **kwargs)` without gradients (matmuls, convs and attention; 2 per MAC)."""
+    counter = FlopCounterMode(display=False, custom_mapping=SDPA_CPU_FLOPS)
+    with torch.no_grad(), counter:
+        fn(*args, **kwargs)
+    return int(counter.get_total_flops())
+
+
+def _synchronize() -> None:
+    """Wait for queued GPU work so wall-clock time covers it."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def time_once(fn: Callable[[], Any]) -> float:
+    """Wall-clock seconds of one call of `fn()` without gradients."""
+    _synchronize()
+    start = time.perf_counter()
+    with torch.no_grad():
+        fn()
+    _synchronize()
+    return time.perf_counter() - start
+
+
+def measure_latency(fn: Callable[[], Any], warmup: int = 2, repeats: int = 5) -> dict[str, Any]:
+    """Median and every wall-clock time (s) of `fn()` over `repeats` calls after `warmup` untimed calls."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    for _ in range(warmup):
+        time_once(fn)
+    times = [time_once(fn) for _ in range(repeats)]
+    return {"median": statistics.median(times), "all": times}
+
+
+def measure_methods(fns: dict[str, Callable[[], Any]], warmup: int = 2, repeats: int = 5) -> dict[str, dict[str, Any]]:
+    """FLOPs and latency of every zero-argument callable, timed round-robin in this process.
+
+    Round-robin (method A, B, C, A, B, C, ...) spreads slow phases of a shared machine over all
+    methods instead of penalising whichever happens to run during them.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    costs = {name: {"flops": count_flops(fn), "all": []} for name, fn in fns.items()}
+    for _ in range(warmup):
+        for fn in fns.values():
+            time_once(fn)
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            costs[name]["all"].append(time_once(fn))
+    for cost in costs.values():
+        cost["median"] = statistics.median(cost["all"])
+    return costs
+
+
+def speedup_table(costs: dict[str, dict[str, Any]], baseline: str) -> "pandas.DataFrame":  # noqa: F821
+    """One row per method: FLOPs, median latency, FLOPs speedup, wall-clock speedup, efficiency.
+
+    `costs` maps method -> {"flops": int, "median": seconds} as returned by `measure_methods`
+    (measured in the same run); speedups are baseline / method, efficiency = wall / FLOPs speedup.
+    """
+    import pandas as pd
+
+    if baseline not in costs:
+        raise ValueError(f"baseline {baseline!r} is not among the measured methods {list(costs)}")
+    base = costs[baseline]
+    rows = []
+    for name, cost in costs.items():
+        flops_speedup = base["flops"] / cost["flops"] if cost["flops"] else float("nan")
+        wall_speedup = base["median"] / cost["median"]
+        rows.append({"method": name, "flops": cost["flops"], "latency_s": cost["median"],
+                     "flops_speedup": flops_speedup, "wall_speedup": wall_speedup,
+                     "efficiency": wall_speedup / flops_speedup})
+    return pd.DataFrame(rows)
+
+
+def compare_cost(fns: dict[str, Callable[[], Any]], baseline: str, warmup: int = 2,
+                 repeats: int = 5) -> "pandas.DataFrame":  # noqa: F821
+    """`speedup_table` of `measure_methods(fns)`: every ratio against `baseline` from this one run."""
+    if baseline not in fns:
+        raise ValueError(f"baseline {baseline!r} is not among the methods {list(fns)}")
+    return speedup_table(measure_methods(fns, warmup, repeats), baseline)
