@@ -20,9 +20,10 @@ def sample_grids(panels: Mapping[str, torch.Tensor], nrow: int = 8, title: str =
     """One figure with a labelled grid of samples per panel (e.g. uncached | Skip-Cache N=2)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(panel_size * len(panels), panel_size + 0.4), squeeze=False)
-    for ax, (label, samples) in zip(axes[0], panels.items()):
-        grid = to_image_grid(samples, nrow).numpy()
+    grids = {label: to_image_grid(samples, nrow).numpy() for label, samples in panels.items()}
+    aspect = max(g.shape[0] / g.shape[1] for g in grids.values())  # height / width of the tallest grid
+    fig, axes = plt.subplots(1, len(grids), figsize=(panel_size * len(grids), panel_size * aspect + 0.6), squeeze=False)
+    for ax, (label, grid) in zip(axes[0], grids.items()):
         ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", interpolation="nearest")
         ax.set_title(label, fontsize=10)
         ax.axis("off")

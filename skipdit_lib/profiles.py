@@ -39,9 +39,12 @@ for _name in list(ZOO):
 # Experiments (one per notebook). Sizes only.
 EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     "quickstart": {
-        "smoke": {"num_samples": 4, "sampler_steps": 10, "cfg_scale": 2.0, "interval": 2, "branch_depth": 1},
-        "cpu": {"num_samples": 16, "sampler_steps": 50, "cfg_scale": 2.0, "interval": 2, "branch_depth": 1},
-        "gpu": {"num_samples": 16, "sampler_steps": 50, "cfg_scale": 2.0, "interval": 2, "branch_depth": 1},
+        "smoke": {"num_samples": 4, "sampler_steps": 10, "cfg_scale": 2.0, "interval": 2, "branch_depth": 1,
+                  "latency_repeats": 1},
+        "cpu": {"num_samples": 32, "sampler_steps": 50, "cfg_scale": 2.0, "interval": 2, "branch_depth": 1,
+                "latency_repeats": 3},
+        "gpu": {"num_samples": 64, "sampler_steps": 50, "cfg_scale": 2.0, "interval": 2, "branch_depth": 1,
+                "latency_repeats": 5},
     },
     # Figure 2 (loss-landscape-style surfaces) and Figure 4 (block x timestep change heat map).
     # Paper (v1, Fig. 2): DDPM-250, steps 10 and 250, radii 0.002 and 0.005. `batch_size` test digits

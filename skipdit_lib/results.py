@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import math
 import os
 import platform
 import subprocess
@@ -50,8 +51,21 @@ def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
 
 
 def atomic_write_json(obj: Any, path: str | os.PathLike) -> Path:
-    """Write `obj` as indented JSON to `path` atomically."""
-    return atomic_write_text(json.dumps(obj, indent=2, sort_keys=False, default=_to_jsonable) + "\n", path)
+    """Write `obj` as indented, standard JSON to `path` atomically (NaN and infinities become null)."""
+    plain = json.loads(json.dumps(obj, default=_to_jsonable))  # numpy/torch values -> plain Python
+    text = json.dumps(_finite_or_none(plain), indent=2, allow_nan=False)
+    return atomic_write_text(text + "\n", path)
+
+
+def _finite_or_none(value: Any) -> Any:
+    """Replace NaN and infinite floats (not valid JSON) with None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value
 
 
 def atomic_save_torch(obj: Any, path: str | os.PathLike) -> Path:

@@ -133,6 +133,24 @@ def test_delta_dit_interval_one_is_the_plain_model():
     assert torch.equal(cached, plain)
 
 
+ALL_HOOKS = [TeaCacheConfig(threshold=0.5), FirstBlockCacheConfig(threshold=0.5), FORAConfig(), PAB_PRESETS["PAB347"],
+             TGATEConfig(gate_step=3, average_cfg_halves=True), DeltaDiTConfig(boundary_step=3)]
+
+
+@pytest.mark.parametrize("config", ALL_HOOKS, ids=lambda c: type(c).__name__)
+def test_apply_then_remove_restores_the_plain_model(config):
+    model = tiny_text_dit()  # has self-attention, cross-attention and MLPs: every method applies
+    keys = {name: set(m.__dict__) for name, m in model.named_modules()}
+    plain = sample(model, cfg_scale=2.0)
+    apply_cache(model, config)
+    assert not torch.equal(sample(model, cfg_scale=2.0), plain)
+    with pytest.raises(ValueError, match="already has a cache"):
+        apply_cache(model, config)
+    remove_cache(model)
+    assert {name: set(m.__dict__) for name, m in model.named_modules()} == keys
+    assert torch.equal(sample(model, cfg_scale=2.0), plain)
+
+
 def test_fewer_steps_is_not_a_hook():
     assert FewerStepsConfig(match_speedup=2.0).steps_for(50) == 25
     assert FewerStepsConfig(num_steps=7).steps_for(50) == 7

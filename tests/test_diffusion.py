@@ -238,7 +238,7 @@ def test_sampler_restores_training_mode():
 
 
 def test_real_dit_samples_and_trains():
-    models = pytest.importorskip("skipdit_lib.models")
+    from skipdit_lib import models
     torch.manual_seed(0)
     model = models.create_model("DiT-S/4-digits", depth=4, hidden_size=32, num_heads=2)
     d = create_diffusion(None)

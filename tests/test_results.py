@@ -73,3 +73,12 @@ def test_skipdit_twins_differ_from_dit_only_by_skip_branches():
 ])
 def test_judge_verdicts(ours, paper, higher, expected):
     assert results.judge(ours, paper, higher_is_better=higher) == expected
+
+
+def test_metrics_json_is_standard_json(tmp_path):
+    import numpy as np
+
+    path = results.atomic_write_json({"fid": float("nan"), "x": [np.float32(1.5), float("inf")], "n": np.int64(3)},
+                                     tmp_path / "m.json")
+    assert json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}")) == \
+        {"fid": None, "x": [1.5, None], "n": 3}

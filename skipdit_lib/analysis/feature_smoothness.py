@@ -284,9 +284,10 @@ def verdict_from(conditions: Mapping[str, bool]) -> str:
 # ----------------------------------------------------------------------------- figures
 
 def _shared_limits(values: Sequence[torch.Tensor]) -> tuple[float, float]:
-    """(min, max) over several tensors, widened a little when they are all equal."""
+    """(min, max) over several tensors, widened to a visible range when they (nearly) all agree."""
     low, high = min(float(v.min()) for v in values), max(float(v.max()) for v in values)
-    return (low - 1e-9, high + 1e-9) if high - low < 1e-12 else (low, high)
+    pad = max(0.0, 1e-6 * max(abs(high), 1.0) - (high - low)) / 2  # contour levels must be distinct in float64
+    return low - pad, high + pad
 
 
 def plot_similarity_surfaces(surfaces: Mapping[str, Mapping[str, torch.Tensor]], coordinates: Mapping[str, torch.Tensor],
@@ -323,7 +324,7 @@ def _draw_surface(ax: Any, surface: torch.Tensor, coords: torch.Tensor, kind: st
         ax.set_zlim(vmin, vmax)
         ax.set_zlabel("cosine")
     else:
-        levels = torch.linspace(vmin, vmax, 15).tolist()
+        levels = torch.linspace(vmin, vmax, 15, dtype=torch.float64).tolist()
         mappable = ax.contourf(*grids, levels=levels, cmap="viridis", vmin=vmin, vmax=vmax)
     ax.set_xlabel("b (direction 2, x filter norm)")
     ax.set_ylabel("a (direction 1, x filter norm)")

@@ -185,7 +185,11 @@ def apply_cache(model: nn.Module, config: Any) -> CacheHook:
         known = ", ".join(sorted(c.__name__ for c in _HOOK_CLASSES))
         raise TypeError(f"{type(config).__name__} is not a cache config; use one of: {known}")
     hook = hook_class(model, config)
-    hook.attach()
+    try:
+        hook.attach()
+    except Exception:
+        hook.uninstall()  # a config the model cannot take leaves the model untouched
+        raise
     setattr(model, CACHE_ATTR, hook)
     return hook
 
