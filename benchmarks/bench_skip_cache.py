@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from skipdit_lib.caching import SamplerSettings, SkipCacheConfig, compare_methods
+from skipdit_lib.caching import SamplerSettings, SkipCacheConfig, apply_cache, compare_methods, remove_cache
 from skipdit_lib.caching.hooks import run_units
 from skipdit_lib.models.configs import create_model
 
@@ -54,12 +54,22 @@ def call_breakdown(model: torch.nn.Module, batch: int) -> dict[str, float]:
     y = torch.arange(2 * batch) % 10
     h, ctx = model.embed(x, t, y)
     L = model.num_units
-    return {
+    out = {
         "embed_head_s": timed(lambda: model.head(*model.embed(x, t, y))),
         "all_units_s": timed(lambda: run_units(model, h, ctx, range(L), {})),
         "outer_units_s": timed(lambda: run_units(model, h, ctx, [0, L - 1], {0: h})),
         "full_call_s": timed(lambda: model(x, t, y)),
     }
+    apply_cache(model, SkipCacheConfig(interval=10**9, branch_depth=1, stop_t=-1))  # full once, then cached
+    out["cached_call_s"] = timed(lambda: model(x, t, y))
+    remove_cache(model)
+    return out
+
+
+def predicted_speedups(table, breakdown: dict[str, float]) -> dict[str, float]:
+    """Wall-clock speedup predicted from the per-call times and each method's share of full steps."""
+    full, cached = breakdown["full_call_s"], breakdown["cached_call_s"]
+    return {name: full / (f * full + (1 - f) * cached) for name, f in table["full_step_fraction"].items()}
 
 
 def main() -> None:
@@ -86,9 +96,13 @@ def main() -> None:
              table[columns].to_string(float_format=lambda v: f"{v:.3f}"))
     breakdown = call_breakdown(model, args.batch)
     log.info("per-call seconds: %s", {k: round(v, 5) for k, v in breakdown.items()})
+    predicted = predicted_speedups(table, breakdown)
+    log.info("wall-clock speedup predicted from per-call medians (model time only): %s",
+             {k: round(v, 3) for k, v in predicted.items()})
     if args.out:
         from skipdit_lib.results import atomic_write_json
         atomic_write_json({"table": table.reset_index().to_dict("records"), "per_call": breakdown,
+                           "predicted_wallclock_speedup": predicted,
                            "args": vars(args), "threads": torch.get_num_threads()}, args.out)
 
 

@@ -133,7 +133,7 @@ def test_delta_dit_interval_one_is_the_plain_model():
     assert torch.equal(cached, plain)
 
 
-ALL_HOOKS = [TeaCacheConfig(threshold=0.5), FirstBlockCacheConfig(threshold=0.5), FORAConfig(), PAB_PRESETS["PAB347"],
+ALL_HOOKS = [TeaCacheConfig(threshold=10.0), FirstBlockCacheConfig(threshold=10.0), FORAConfig(), PAB_PRESETS["PAB347"],
              TGATEConfig(gate_step=3, average_cfg_halves=True), DeltaDiTConfig(boundary_step=3)]
 
 
@@ -158,3 +158,10 @@ def test_fewer_steps_is_not_a_hook():
         apply_cache(tiny_dit(), FewerStepsConfig(num_steps=7))
     with pytest.raises(ValueError, match="exactly one"):
         FewerStepsConfig()
+
+
+def test_delta_dit_presets_give_the_papers_block_counts():
+    from skipdit_lib.caching import DELTA_DIT_PRESETS
+    assert DELTA_DIT_PRESETS["DiT-250"].cached_units(28) == 21 and DELTA_DIT_PRESETS["DiT-250"].boundary_step == 60
+    assert DELTA_DIT_PRESETS["Latte-50"].cached_units(14) == 10 and DELTA_DIT_PRESETS["Latte-50"].boundary_step == 12
+    assert DELTA_DIT_PRESETS["Latte-50"].cached_units(4) == 3

@@ -22,8 +22,9 @@ def test_compare_methods_table():
     assert list(table.index) == ["uncached", "identity", "skip-cache n=2", "5 steps"]
     assert list(table["steps"]) == [10, 10, 10, 5]
     assert list(table["full_step_fraction"]) == [1.0, 1.0, 0.5, 1.0]
-    assert table.loc["identity", "flops_speedup"] == 1.0 and table.loc["identity", "psnr_db"] > 150
-    assert table.loc["identity", "ssim"] == 1.0
+    assert table.loc["identity", "flops_speedup"] == 1.0 and table.loc["identity", "psnr_db"] == math.inf
+    assert math.isnan(table.loc["identity", "ssim"])  # 8x8 frames are below SSIM's 11x11 window
+    assert table.loc["skip-cache n=2", "psnr_db"] < 100
     assert table.loc["5 steps", "flops_speedup"] == 2.0
     assert 1.0 < table.loc["skip-cache n=2", "flops_speedup"] < 2.0
     assert math.isnan(table.loc["uncached", "psnr_db"]) and table["fid"].notna().all()

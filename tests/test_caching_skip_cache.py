@@ -216,3 +216,12 @@ def test_adaptive_threshold_decides_by_measured_drift():
     if d[0] < d[1]:
         assert counter.totals("block.")[2] == 4  # call 2 drifted more: recomputed
     assert hook.state.distances[0] == pytest.approx(d[0])
+
+
+def test_empty_window_is_bit_identical():
+    model = tiny_dit()
+    plain = sample(model, cfg_scale=2.0)
+    apply_cache(model, SkipCacheConfig(interval=3, branch_depth=1, warmup_t=0))  # every t >= T_start: all full
+    cached = sample(model, cfg_scale=2.0)
+    remove_cache(model)
+    assert torch.equal(plain, cached)

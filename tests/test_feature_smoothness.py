@@ -206,3 +206,20 @@ def test_middle_unit_and_verdict():
     assert fs.verdict_from({"a": False, "b": False}) == "not held"
     with pytest.raises(ValueError):
         fs.verdict_from({})
+
+
+def test_comparison_rows_decide_the_conditions():
+    drops = {"DiT": {"early": 2e-5, "late": 1e-4}, "Skip-DiT": {"early": 1e-5, "late": 3e-4}}
+    deep = {"DiT": {"last": 0.9, "middle": 0.8}, "Skip-DiT": {"last": 0.95, "middle": 0.8}}
+    rows = fs.smoothness_comparison(drops, deep)
+    assert [r["Skip-DiT smoother"] for r in rows] == [True, False, True, False]  # a tie is not smoother
+    assert rows[0]["DiT"] == 2e-5 and rows[2]["Skip-DiT"] == 0.95
+    assert [r["figure"] for r in rows] == ["Fig. 2", "Fig. 2", "Fig. 4", "Fig. 4"]
+    assert fs.verdict_from({r["metric"]: r["Skip-DiT smoother"] for r in rows}) == "partly"
+
+
+def test_surface_refuses_a_model_in_training_mode():
+    model = _tiny().train()
+    x, t, y = _inputs()
+    with pytest.raises(ValueError, match="eval"):
+        fs.similarity_surface(model, x, t, y, fs.random_directions(model, 0), fs.grid_coordinates(0.1, 3))

@@ -123,12 +123,15 @@ def similarity_surface(model: nn.Module, x: torch.Tensor, t: torch.Tensor, y: An
     """Mean (over samples) cosine between eps at theta + a d1 + b d2 and at theta, (G, G) indexed [a, b]."""
     if len(directions) != 2:
         raise ValueError(f"a surface needs exactly two directions, got {len(directions)}")
+    if model.training:
+        raise ValueError("call model.eval() first: in training mode label dropout makes the surface random")
     base = predicted_noise(model, x, t, y)  # (N, C, H, W)
     surface = torch.empty(len(coordinates), len(coordinates), dtype=torch.float64)  # (G, G)
     for i, a in enumerate(coordinates.tolist()):
         for j, b in enumerate(coordinates.tolist()):
             with perturbed(model, directions, (a, b)):
                 surface[i, j] = cosine_per_sample(base, predicted_noise(model, x, t, y)).mean()
+    log.info("similarity surface: %d points, min cosine %.6g", surface.numel(), float(surface.min()))
     return surface
 
 
@@ -214,19 +217,23 @@ class FeatureChangeMeter:
             raise ValueError(f"saw {len(self._current)} unit outputs this step, expected {self.num_units}; "
                              "record every unit of one model call per step")
         if self._previous:
-            units = range(self.num_units)
-            self.relative.append(torch.stack([relative_change(self._previous[u], self._current[u]).mean() for u in units]))
-            self.cosine.append(torch.stack([cosine_per_sample(self._previous[u], self._current[u]).mean() for u in units]))
+            pairs = [(self._previous[u], self._current[u]) for u in range(self.num_units)]
+            self.relative.append(torch.stack([relative_change(a, b).mean() for a, b in pairs]))  # (num_units,)
+            self.cosine.append(torch.stack([cosine_per_sample(a, b).mean() for a, b in pairs]))  # (num_units,)
             self.timesteps.append(int(t))
         self._previous, self._current = self._current, {}
 
     def relative_map(self) -> torch.Tensor:
         """Relative L2 change, (num_units, step pairs)."""
-        return torch.stack(self.relative, dim=1) if self.relative else torch.zeros(self.num_units, 0, dtype=torch.float64)
+        return self._as_map(self.relative)
 
     def cosine_map(self) -> torch.Tensor:
         """Cosine similarity between consecutive steps, (num_units, step pairs)."""
-        return torch.stack(self.cosine, dim=1) if self.cosine else torch.zeros(self.num_units, 0, dtype=torch.float64)
+        return self._as_map(self.cosine)
+
+    def _as_map(self, columns: list[torch.Tensor]) -> torch.Tensor:
+        """Per-pair (num_units,) columns side by side, (num_units, step pairs)."""
+        return torch.stack(columns, dim=1) if columns else torch.zeros(self.num_units, 0, dtype=torch.float64)
 
 
 def trajectory_feature_changes(model: nn.Module, num_steps: int, labels: torch.Tensor, seed: int,
@@ -237,7 +244,8 @@ def trajectory_feature_changes(model: nn.Module, num_steps: int, labels: torch.T
 
     size = model.x_embedder.input_size
     shape = (len(labels), model.in_channels, size, size)
-    diffusion = create_diffusion(str(num_steps), learn_sigma=model_learns_sigma(model, model.out_channels != model.in_channels))
+    learn_sigma = model_learns_sigma(model, default=model.out_channels != model.in_channels)
+    diffusion = create_diffusion(str(num_steps), learn_sigma=learn_sigma)
     meter = FeatureChangeMeter(model.num_units)
     with record_unit_outputs(model, meter.add):
         sample_ddpm(model, diffusion, shape, y=labels.to(device), generator=torch.Generator().manual_seed(seed),
@@ -262,14 +270,17 @@ def smoothness_comparison(drops: Mapping[str, Mapping[str, float]], deep: Mappin
     """Rows of ours beside the paper: each scalar for both models and whether Skip-DiT is the smoother one.
 
     `drops[model][step]` are similarity drops (lower = flatter), `deep[model][unit]` consecutive-step
-    cosines (higher = smoother)."""
+    cosines (higher = smoother). A tie does not count as smoother."""
     paper = "smoother for Skip-DiT (figure only, no number)"
-    rows = [{"metric": f"similarity drop 1 - mean cos, {step} step (lower = flatter)", "paper": paper,
-             base: drops[base][step], skip: drops[skip][step], "Skip-DiT smoother": drops[skip][step] < drops[base][step]}
-            for step in drops[base]]
-    rows += [{"metric": f"consecutive-step cosine, {unit} unit (higher = smoother)", "paper": paper,
-              base: deep[base][unit], skip: deep[skip][unit], "Skip-DiT smoother": deep[skip][unit] > deep[base][unit]}
-             for unit in deep[base]]
+    rows = []
+    for step in drops[base]:
+        ours, theirs = drops[skip][step], drops[base][step]
+        rows.append({"figure": "Fig. 2", "metric": f"similarity drop, {step} step (lower = flatter)", "paper": paper,
+                     base: theirs, skip: ours, "Skip-DiT smoother": ours < theirs})
+    for unit in deep[base]:
+        ours, theirs = deep[skip][unit], deep[base][unit]
+        rows.append({"figure": "Fig. 4", "metric": f"step-to-step cosine, {unit} block (higher = smoother)",
+                     "paper": paper, base: theirs, skip: ours, "Skip-DiT smoother": ours > theirs})
     return rows
 
 
@@ -290,8 +301,16 @@ def _shared_limits(values: Sequence[torch.Tensor]) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def plot_similarity_surfaces(surfaces: Mapping[str, Mapping[str, torch.Tensor]], coordinates: Mapping[str, torch.Tensor],
-                             kind: str = "surface", titles: Mapping[str, str] | None = None) -> Any:
+def _cosine_formatter() -> Any:
+    """Tick labels for cosines near 1 written as "1 - 3.6e-06" (readable where 0.9999964 is not)."""
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _: "1" if 1.0 - v < 1e-12 else f"1 - {1.0 - v:.1e}")
+
+
+def plot_similarity_surfaces(surfaces: Mapping[str, Mapping[str, torch.Tensor]],
+                             coordinates: Mapping[str, torch.Tensor], kind: str = "surface",
+                             titles: Mapping[str, str] | None = None) -> Any:
     """Fig. 2: one row per step, one column per model; each row shares one colour scale (and z range).
 
     `surfaces[model][step]` is a (G, G) grid indexed [a, b]; `coordinates[step]` the (G,) coefficients;
@@ -301,31 +320,38 @@ def plot_similarity_surfaces(surfaces: Mapping[str, Mapping[str, torch.Tensor]],
     if kind not in ("surface", "contour"):
         raise ValueError(f"kind must be 'surface' or 'contour', got {kind!r}")
     models, steps = list(surfaces), list(coordinates)
-    projection = "3d" if kind == "surface" else None
-    fig, axes = plt.subplots(len(steps), len(models), figsize=(4.6 * len(models), 3.9 * len(steps)),
-                             subplot_kw={"projection": projection}, squeeze=False)
+    fig, axes = plt.subplots(len(steps), len(models), figsize=(5.4 * len(models) + 1.2, 4.6 * len(steps)),
+                             subplot_kw={"projection": "3d" if kind == "surface" else None}, squeeze=False,
+                             layout="constrained")
     for r, step in enumerate(steps):
         vmin, vmax = _shared_limits([surfaces[m][step] for m in models])
         for c, name in enumerate(models):
             mappable = _draw_surface(axes[r][c], surfaces[name][step], coordinates[step], kind, vmin, vmax)
-            axes[r][c].set_title(f"{name}, {(titles or {}).get(step, step)}")
-        fig.colorbar(mappable, ax=list(axes[r]), shrink=0.8, label="cosine similarity of predicted noise\n"
-                                                                   "(perturbed vs original)")
-    fig.suptitle("Figure 2: prediction similarity under weight perturbation (flatter = smoother)")
+            axes[r][c].set_title(f"{name}\n{(titles or {}).get(step, step)}")
+        fig.colorbar(mappable, ax=list(axes[r]), shrink=0.8, format=_cosine_formatter(),
+                     label="cosine similarity of predicted noise\n(perturbed vs original model)")
+    fig.suptitle("Figure 2: prediction similarity under weight perturbation (flatter and closer to 1 = smoother)")
     return fig
 
 
 def _draw_surface(ax: Any, surface: torch.Tensor, coords: torch.Tensor, kind: str, vmin: float, vmax: float) -> Any:
     """One 3-D surface or filled contour of a (G, G) grid on `ax`; returns the colour mappable."""
+    from matplotlib.ticker import MaxNLocator
+
     a, b = torch.meshgrid(coords, coords, indexing="ij")  # (G, G) each
     grids = (b.numpy(), a.numpy(), surface.numpy())  # x = b, y = a so that row index i is the y axis
     if kind == "surface":
         mappable = ax.plot_surface(*grids, cmap="viridis", vmin=vmin, vmax=vmax, linewidth=0)
         ax.set_zlim(vmin, vmax)
-        ax.set_zlabel("cosine")
+        ax.zaxis.set_major_formatter(_cosine_formatter())
+        ax.set_zlabel("cosine", labelpad=18)
+        ax.tick_params(axis="z", pad=8)
     else:
         levels = torch.linspace(vmin, vmax, 15, dtype=torch.float64).tolist()
         mappable = ax.contourf(*grids, levels=levels, cmap="viridis", vmin=vmin, vmax=vmax)
+        ax.set_aspect("equal")
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.yaxis.set_major_locator(MaxNLocator(4))
     ax.set_xlabel("b (direction 2, x filter norm)")
     ax.set_ylabel("a (direction 1, x filter norm)")
     return mappable
@@ -335,17 +361,20 @@ def plot_change_heatmaps(meters: Mapping[str, FeatureChangeMeter]) -> Any:
     """Fig. 4: relative L2 change of each unit's output between consecutive steps, models side by side."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
+    from matplotlib.ticker import MaxNLocator
 
     maps = {name: m.relative_map().clamp_min(1e-6) for name, m in meters.items()}  # (L, S-1) each
     vmin, vmax = _shared_limits(list(maps.values()))
-    fig, axes = plt.subplots(1, len(maps), figsize=(6.2 * len(maps), 3.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(maps), figsize=(6.2 * len(maps) + 1.2, 3.8), squeeze=False, sharey=True,
+                             layout="constrained")
     for ax, (name, values) in zip(axes[0], maps.items()):
         steps = values.shape[1]
         image = ax.imshow(values.numpy(), aspect="auto", origin="lower", cmap="magma", interpolation="nearest",
                           norm=LogNorm(vmin=vmin, vmax=vmax), extent=(1.5, steps + 1.5, -0.5, values.shape[0] - 0.5))
         ax.set_title(name)
         ax.set_xlabel("denoising step k (1 = noisiest)")
-    axes[0][0].set_ylabel("unit (block index, 0 = first)")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0][0].set_ylabel("block (0 = first)")
     fig.colorbar(image, ax=list(axes[0]), label="||h_k - h_(k-1)|| / ||h_(k-1)||\n(mean over samples, log scale)")
     fig.suptitle("Figure 4: how much each block's output changes from one step to the next (darker = smoother)")
     return fig
@@ -355,12 +384,13 @@ def plot_deep_similarity(meters: Mapping[str, FeatureChangeMeter], units: Mappin
     """Consecutive-step cosine similarity of chosen units' outputs over the trajectory, one panel per unit."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(units), figsize=(5.6 * len(units), 3.4), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(units), figsize=(5.6 * len(units), 3.6), squeeze=False, sharey=True,
+                             layout="constrained")
     for ax, (label, unit) in zip(axes[0], units.items()):
         for name, meter in meters.items():
             values = meter.cosine_map()[unit]  # (S-1,)
             ax.plot(range(2, len(values) + 2), values.numpy(), label=name)
-        ax.set_title(f"{label} (unit {unit})")
+        ax.set_title(f"{label} (block {unit})")
         ax.set_xlabel("denoising step k (1 = noisiest)")
         ax.legend()
     axes[0][0].set_ylabel("cosine(h_k, h_(k-1))")

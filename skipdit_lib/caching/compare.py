@@ -1,21 +1,20 @@
 """`compare_methods`: one table of cost and quality for the uncached model and every caching method.
 
 All methods start from the same noise with the same sampler. FLOPs are counted on one sampling
-run (torch's FlopCounterMode: matmuls, convolutions, attention); latency is the median of
-`repeats` timed runs after `warmup` untimed ones, with the methods *interleaved* inside every
-repeat so that load changes on a shared machine hit every method alike. Quality is measured
+run (`evaluation.count_flops`: matmuls, convolutions and attention, CPU attention included);
+latency is the median of `repeats` timed runs after `warmup` untimed ones, with the methods
+*interleaved* inside every repeat so that load changes on a shared machine hit every method alike. Quality is measured
 against the uncached samples (PSNR, SSIM) and, when reference data and a feature extractor are
-given, against data (Frechet distance of extractor features, "FID-style").
+given, against data (`evaluation.frechet_distance` of extractor features, "FID-style").
 """
 from __future__ import annotations
 
 import logging
 import statistics
-import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -66,65 +65,36 @@ def run_sampler(model: nn.Module, settings: SamplerSettings, noise: torch.Tensor
                   generator=generator, cfg_channels=settings.cfg_channels, device=noise.device)
 
 
-def count_sampling_flops(run: Callable[[], Any]) -> int:
-    """FLOPs of one call of `run` (one sampling run)."""
-    from torch.utils.flop_counter import FlopCounterMode
+def flops_and_samples(run: Callable[[], torch.Tensor]) -> tuple[int, torch.Tensor]:
+    """FLOPs of one sampling run (evaluation.count_flops: attention included on CPU) and its samples."""
+    from skipdit_lib.evaluation.cost import count_flops
 
-    with FlopCounterMode(display=False) as counter:
-        run()
-    return int(counter.get_total_flops())
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0) -> float:
-    """Mean per-sample PSNR in dB of samples in [-1, 1] (data range 2)."""
-    mse = ((a.float() - b.float()) ** 2).flatten(1).mean(1).clamp_min(1e-20)  # (N,)
-    return float((10 * torch.log10(data_range ** 2 / mse)).mean())
+    out: list[torch.Tensor] = []
+    flops = count_flops(lambda: out.append(run()))
+    return flops, out[0]
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0) -> float:
-    """Mean SSIM (torchmetrics, Gaussian 11x11 window, or smaller for tiny images); videos per frame."""
-    from torchmetrics.functional.image import structural_similarity_index_measure
+def ssim_or_nan(reference: torch.Tensor, test: torch.Tensor) -> float:
+    """evaluation.ssim, or NaN for frames smaller than its 11x11 window."""
+    from skipdit_lib.evaluation.reference_quality import ssim
 
-    a, b = as_images(a), as_images(b)
-    kernel = min(11, a.shape[-1] - (1 - a.shape[-1] % 2))  # odd and <= the image side
-    return float(structural_similarity_index_measure(a.float(), b.float(), data_range=data_range,
-                                                     kernel_size=kernel, sigma=1.5 * kernel / 11))
-
-
-def as_images(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) images, or a video batch (N, F, C, H, W) flattened to frames."""
-    return x.flatten(0, 1) if x.ndim == 5 else x  # (N*F, C, H, W)
+    try:
+        return ssim(reference, test)
+    except ValueError:
+        return float("nan")
 
 
-def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
-    """Frechet distance between Gaussians fitted to two feature sets (N, d)."""
-    from scipy import linalg
-
-    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
-    cov_a, cov_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
-    covmean = linalg.sqrtm(cov_a @ cov_b).real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
-
-
-def features(extractor: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> np.ndarray:
-    """Extractor features of samples as a float64 numpy array (N, d)."""
-    with torch.no_grad():
-        return extractor(x).detach().double().cpu().numpy()
-
-
-class attached:
-    """Context manager: `config` attached to `model` for the block (None / FewerSteps: nothing)."""
-
-    def __init__(self, model: nn.Module, config: Any) -> None:
-        self.model, self.config = model, config
-        self.hooked = config is not None and not isinstance(config, FewerStepsConfig)
-
-    def __enter__(self) -> Any:
-        return apply_cache(self.model, self.config) if self.hooked else None
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.hooked:
-            remove_cache(self.model)
+@contextmanager
+def attached(model: nn.Module, config: Any) -> Iterator[Any]:
+    """`config` attached to `model` for the block, yielding the hook (None / FewerSteps: nothing, None)."""
+    if config is None or isinstance(config, FewerStepsConfig):
+        yield None
+        return
+    hook = apply_cache(model, config)
+    try:
+        yield hook
+    finally:
+        remove_cache(model)
 
 
 def steps_of(config: Any, settings: SamplerSettings) -> int:
@@ -135,13 +105,13 @@ def steps_of(config: Any, settings: SamplerSettings) -> int:
 def measure_latencies(model: nn.Module, methods: dict[str, Any], settings: SamplerSettings,
                       noise: torch.Tensor, y: Any, repeats: int, warmup: int) -> dict[str, float]:
     """Median seconds per sampling run of every method, the methods interleaved in each repeat."""
+    from skipdit_lib.evaluation.cost import time_once
+
     times: dict[str, list[float]] = {name: [] for name in methods}
     for r in range(warmup + repeats):
         for name, config in methods.items():
             with attached(model, config):
-                start = time.perf_counter()
-                run_sampler(model, settings, noise, y, steps_of(config, settings))
-                elapsed = time.perf_counter() - start
+                elapsed = time_once(lambda: run_sampler(model, settings, noise, y, steps_of(config, settings)))
             if r >= warmup:
                 times[name].append(elapsed)
     return {name: statistics.median(ts) for name, ts in times.items()}
@@ -152,9 +122,8 @@ def sample_and_count(model: nn.Module, config: Any, settings: SamplerSettings, n
     """Samples, FLOPs and fraction of full steps of one method."""
     steps = steps_of(config, settings)
     with attached(model, config) as hook:
-        samples = run_sampler(model, settings, noise, y, steps)
+        flops, samples = flops_and_samples(lambda: run_sampler(model, settings, noise, y, steps))
         full = hook.state.full_fraction if hook is not None else 1.0
-        flops = count_sampling_flops(lambda: run_sampler(model, settings, noise, y, steps))
     return {"samples": samples, "steps": steps, "full_step_fraction": full, "flops": flops}
 
 
@@ -182,23 +151,27 @@ def compare_methods(model: nn.Module, methods: dict[str, Any], *, shape: Optiona
     runs = {BASELINE: None, **methods}
     results = {name: sample_and_count(model, cfg, settings, noise, y) for name, cfg in runs.items()}
     latency = measure_latencies(model, runs, settings, noise, y, repeats, warmup)
-    reference = None if reference_data is None or extractor is None else features(extractor, reference_data)
-    rows = [table_row(name, results[name], results[BASELINE], latency, reference, extractor) for name in runs]
+    rows = [table_row(name, results[name], results[BASELINE], latency, reference_data, extractor) for name in runs]
     return pd.DataFrame(rows).set_index("method")
 
 
 def table_row(name: str, res: dict[str, Any], base: dict[str, Any], latency: dict[str, float],
-              reference: Optional[np.ndarray], extractor: Optional[Callable]) -> dict[str, Any]:
+              reference_data: Optional[torch.Tensor], extractor: Optional[Callable]) -> dict[str, Any]:
     """One row of the comparison table."""
+    from skipdit_lib.evaluation.frechet import frechet_distance
+    from skipdit_lib.evaluation.reference_quality import psnr
+
     flops_speedup = base["flops"] / res["flops"]
     wall_speedup = latency[BASELINE] / latency[name]
-    same = name == BASELINE
+    same, fid = name == BASELINE, float("nan")
+    if reference_data is not None and extractor is not None:
+        fid = frechet_distance(reference_data, res["samples"], extractor)
     return {
         "method": name, "steps": res["steps"], "full_step_fraction": res["full_step_fraction"],
         "gflops": res["flops"] / 1e9, "flops_speedup": flops_speedup,
         "latency_s": latency[name], "wallclock_speedup": wall_speedup,
         "wallclock_over_flops": wall_speedup / flops_speedup,
-        "psnr_db": float("nan") if same else psnr(res["samples"], base["samples"]),
-        "ssim": float("nan") if same else ssim(res["samples"], base["samples"]),
-        "fid": float("nan") if reference is None else frechet_distance(features(extractor, res["samples"]), reference),
+        "psnr_db": float("nan") if same else psnr(base["samples"], res["samples"]),
+        "ssim": float("nan") if same else ssim_or_nan(base["samples"], res["samples"]),
+        "fid": fid,
     }

@@ -38,12 +38,13 @@ class DeltaDiTConfig:
         return k
 
 
-# Paper sec 7: the baselines' settings (250 DDPM steps: b=60; 50 steps: b=12).
+# Paper sec 7: the baselines' settings (250 DDPM steps: b=60; 50 steps: b=12). Given as fractions so
+# that they scale: 21/28 blocks of DiT-XL/2 and 10/14 pairs of Latte-XL/2 exactly, rounded on small models.
 DELTA_DIT_PRESETS: dict[str, DeltaDiTConfig] = {
-    "DiT-250": DeltaDiTConfig(boundary_step=60, num_cached_units=21),
-    "DiT-50": DeltaDiTConfig(boundary_step=12, num_cached_units=21),
-    "Latte-250": DeltaDiTConfig(boundary_step=60, num_cached_units=10),
-    "Latte-50": DeltaDiTConfig(boundary_step=12, num_cached_units=10),
+    "DiT-250": DeltaDiTConfig(boundary_step=60, cached_fraction=21 / 28),
+    "DiT-50": DeltaDiTConfig(boundary_step=12, cached_fraction=21 / 28),
+    "Latte-250": DeltaDiTConfig(boundary_step=60, cached_fraction=10 / 14),
+    "Latte-50": DeltaDiTConfig(boundary_step=12, cached_fraction=10 / 14),
 }
 
 

@@ -1,6 +1,7 @@
 """Skip-Cache (PAPER.md section 3): reuse the deep stream of a Skip-DiT, recompute only the outer units."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -8,6 +9,8 @@ import torch
 from torch import nn
 
 from .hooks import CacheHook, CacheState, register_cache_method, require_units, run_units
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class SkipCacheHook(CacheHook):
 
     def install(self) -> None:
         check_branch_depth(self.model, self.config.branch_depth, "Skip-Cache")
+        if 2 * self.config.branch_depth >= self.model.num_units:
+            log.warning("Skip-Cache with branch_depth=%d on %d units skips nothing; use a smaller B "
+                        "(the paper's B=4 is for 28-block DiT-XL/2)", self.config.branch_depth, self.model.num_units)
         self.patch(self.model, "forward_units", self.forward_units)
 
     def is_full_step(self) -> bool:

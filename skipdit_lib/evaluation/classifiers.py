@@ -43,7 +43,8 @@ class DigitClassifier(nn.Module):
         else:
             self.frame_project = nn.Sequential(nn.Linear(frame_dim, feature_dim), nn.ReLU())
             self.temporal = nn.Sequential(nn.Conv1d(feature_dim, feature_dim, 3, padding=1), nn.ReLU())
-            self.project = nn.Sequential(nn.Linear(feature_dim * num_frames, feature_dim), nn.ReLU())
+            # appearance (frame mean) + motion (temporal conv, frame order kept) -> one feature vector
+            self.project = nn.Sequential(nn.Linear(feature_dim * (num_frames + 1), feature_dim), nn.ReLU())
         self.heads = nn.ModuleDict({name: nn.Linear(feature_dim, n) for name, n in heads.items()})
 
     @property
@@ -70,9 +71,10 @@ class DigitClassifier(nn.Module):
             return self.project(self.trunk(x))  # (N, d)
         n, f = x.shape[:2]
         frames = self.frame_project(self.trunk(x.flatten(0, 1)))  # (N*F, d)
-        frames = frames.reshape(n, f, -1).transpose(1, 2)  # (N, d, F)
-        frames = self.temporal(frames)  # (N, d, F)
-        return self.project(frames.flatten(1))  # (N, d)
+        frames = frames.reshape(n, f, -1)  # (N, F, d)
+        appearance = frames.mean(dim=1)  # (N, d)
+        motion = self.temporal(frames.transpose(1, 2)).flatten(1)  # (N, d*F)
+        return self.project(torch.cat([appearance, motion], dim=1))  # (N, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Same as `features`: the module torchmetrics calls."""

@@ -32,7 +32,7 @@ from .classifiers import DigitClassifier
 log = logging.getLogger(__name__)
 
 EXTRACTOR_KINDS = ("digits", "moving_digits", "captioned_images", "captioned_videos")
-CHECKPOINT_FORMAT = 2  # bump when the network or the training changes, so old checkpoints are retrained
+CHECKPOINT_FORMAT = 3  # bump when the network or the training changes, so old checkpoints are retrained
 VIDEO_KINDS = ("moving_digits", "captioned_videos")
 
 
@@ -55,6 +55,11 @@ class ExtractorConfig:
     data_seed: int = 0  # dataset seed (split, rendering)
 
 
+# Video nets: a narrower trunk with smaller batches (more steps for the same compute) measured best:
+# moving digits, held-out digit accuracy 0.84 (width 16, batch 32) vs 0.77 (width 32) vs 0.51 (batch 64, 6 epochs).
+_VIDEO_DEFAULTS = {"num_frames": 8, "train_samples": 2000, "epochs": 8, "batch_size": 32, "width": 16}
+
+
 def make_config(kind: str, resolution: int = 16, **overrides: Any) -> ExtractorConfig:
     """The default config of `kind` at `resolution`, with `overrides` (unknown names are an error)."""
     if kind not in EXTRACTOR_KINDS:
@@ -64,9 +69,8 @@ def make_config(kind: str, resolution: int = 16, **overrides: Any) -> ExtractorC
     if unknown:
         raise ValueError(f"unknown extractor settings {sorted(unknown)}; known: {sorted(known)}")
     defaults: dict[str, Any] = {"digits": {}, "captioned_images": {"channels": 3, "train_samples": 4000},
-                                "moving_digits": {"num_frames": 8, "train_samples": 2000, "epochs": 6, "width": 16},
-                                "captioned_videos": {"channels": 3, "num_frames": 8, "train_samples": 2000,
-                                                     "epochs": 6, "width": 16}}[kind]
+                                "moving_digits": _VIDEO_DEFAULTS,
+                                "captioned_videos": {**_VIDEO_DEFAULTS, "channels": 3, "train_samples": 4000}}[kind]
     config = ExtractorConfig(kind=kind, resolution=resolution, **{**defaults, **overrides})
     check_config(config)
     return config

@@ -44,7 +44,7 @@ def frechet_from_features(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sig
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
         raise ValueError(f"shapes do not match: mu {mu1.shape} / {mu2.shape}, sigma {sigma1.shape} / {sigma2.shape}")
-    covmean, _ = scipy.linalg.sqrtm(sigma1 @ sigma2, disp=False)
+    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():  # singular product: regularise both covariances (pytorch-fid's fix)
         log.warning("Frechet distance: singular covariance product; adding %g to the diagonals", eps)
         offset = np.eye(sigma1.shape[0]) * eps
