@@ -26,6 +26,8 @@ from .paths import REPO_ROOT, RESULTS_DIR
 log = logging.getLogger(__name__)
 
 VERDICTS = ("held", "partly", "not held")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextmanager
@@ -35,6 +37,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give results the usual permissions
     try:
         yield Path(tmp)
         os.replace(tmp, path)

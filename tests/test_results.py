@@ -82,3 +82,8 @@ def test_metrics_json_is_standard_json(tmp_path):
                                      tmp_path / "m.json")
     assert json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}")) == \
         {"fid": None, "x": [1.5, None], "n": 3}
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    path = results.atomic_write_text("x", tmp_path / "a.txt")
+    assert path.stat().st_mode & 0o644 == 0o644

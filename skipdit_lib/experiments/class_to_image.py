@@ -24,9 +24,9 @@ from torch import nn
 
 from ..caching import (AdaptiveSkipCacheConfig, DeltaDiTConfig, FirstBlockCacheConfig, FORAConfig, SamplerSettings,
                        calibrate_teacache, compare_methods, skip_cache_preset)
-from ..caching.compare import attached, run_sampler
+from ..caching.compare import attached, run_sampler, ssim_or_nan
 from ..evaluation import (class_accuracy, extract_features, frechet_distance_from_features, inception_score,
-                          precision_recall, psnr, ssim)
+                          precision_recall, psnr)
 from ..evaluation.scores import batched
 from ..results import VERDICTS, claim, judge
 
@@ -153,7 +153,7 @@ class C2IBench:
                 **precision_recall(self.real_features[:len(samples)], features),
                 "class_accuracy": class_accuracy(samples, labels, self.classifier),
                 "psnr_db": math.nan if same else psnr(uncached, samples),
-                "ssim": math.nan if same else ssim(uncached, samples)}
+                "ssim": math.nan if same else ssim_or_nan(uncached, samples)}  # NaN below 11x11
 
     def guided_accuracy(self, model: nn.Module, settings: SamplerSettings, num_samples: int) -> float:
         """Fraction of `num_samples` uncached samples the classifier reads as the requested digit."""
@@ -242,7 +242,7 @@ def skipdit_matches_dit_claim(table: pd.DataFrame) -> dict[str, Any]:
     pairs = {cfg: (value(table, cfg, "Skip-DiT", "fid"), value(table, cfg, "DiT", "fid")) for cfg in cfgs}
     verdicts = [judge(s, d, higher_is_better=False, held_within=MATCH_TOLERANCE, partly_within=3 * MATCH_TOLERANCE)
                 for s, d in pairs.values()]
-    ours = "; ".join(f"guidance {c:g}: Skip-DiT {s:.2f} vs DiT {d:.2f}" for c, (s, d) in pairs.items())
+    ours = "; ".join(f"guidance {c:.1f}: Skip-DiT {s:.2f} vs DiT {d:.2f}" for c, (s, d) in pairs.items())
     return claim("Skip-DiT matches or beats DiT uncached (Tables 7-8)", "FID 2.29 vs 2.30 (guidance 1.5); 8.37 vs 9.49 (1.0)",
                  f"FID-style {ours}", combine(verdicts), f"{table['sampler'].iloc[0]}; held = Skip-DiT at most "
                  f"{MATCH_TOLERANCE:.0%} above DiT at every guidance scale, same noise for both models")
@@ -258,7 +258,7 @@ def near_lossless_claim(table: pd.DataFrame, cfg: float = 1.5) -> dict[str, Any]
             f"({value(table, cfg, f'{SKIP_CACHE_PREFIX}2', 'flops_speedup'):.2f}x FLOPs), "
             f"PSNR {value(table, cfg, f'{SKIP_CACHE_PREFIX}2', 'psnr_db'):.1f} dB")
     return claim("Skip-Cache N=2 is near-lossless at ~1.46x (Table 7)", "FID 2.31 vs 2.29 at 1.46x", ours, verdict,
-                 f"{table['sampler'].iloc[0]}, guidance {cfg:g}; held = FID at most {MATCH_TOLERANCE:.0%} above "
+                 f"{table['sampler'].iloc[0]}, guidance {cfg:.1f}; held = FID at most {MATCH_TOLERANCE:.0%} above "
                  "uncached Skip-DiT and wall-clock speedup within 10% of 1.46x or above")
 
 
@@ -268,9 +268,9 @@ def beats_baseline(table: pd.DataFrame, cfg: float, baseline: str) -> tuple[bool
     part = table[(table["cfg_scale"] == cfg) & table["method"].str.startswith(SKIP_CACHE_PREFIX)]
     rivals = part[part["wallclock_speedup"] >= SPEED_TOLERANCE * speed]
     if rivals.empty:
-        return False, f"guidance {cfg:g}: {baseline} {fid:.2f} @{speed:.2f}x, no Skip-Cache as fast"
+        return False, f"guidance {cfg:.1f}: {baseline} {fid:.2f} @{speed:.2f}x, no Skip-Cache as fast"
     best = rivals.loc[rivals["fid"].idxmin()]
-    return bool(best["fid"] < fid), (f"guidance {cfg:g}: {baseline} {fid:.2f} @{speed:.2f}x vs "
+    return bool(best["fid"] < fid), (f"guidance {cfg:.1f}: {baseline} {fid:.2f} @{speed:.2f}x vs "
                                      f"{best['method']} {best['fid']:.2f} @{best['wallclock_speedup']:.2f}x")
 
 
@@ -293,7 +293,7 @@ def cfg1_claim(table: pd.DataFrame, cfg: float = 1.0) -> dict[str, Any]:
     verdict = judge(sc, dit, higher_is_better=False, held_within=0.0, partly_within=MATCH_TOLERANCE)
     return claim("At guidance 1.0, Skip-Cache N=2 stays better than DiT uncached (Table 8)", "FID 9.25 vs 9.49",
                  f"FID-style {sc:.2f} vs {dit:.2f}", verdict,
-                 f"{table['sampler'].iloc[0]}, guidance {cfg:g}; held = strictly lower, partly = at most "
+                 f"{table['sampler'].iloc[0]}, guidance {cfg:.1f}; held = strictly lower, partly = at most "
                  f"{MATCH_TOLERANCE:.0%} above")
 
 
