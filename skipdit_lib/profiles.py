@@ -61,11 +61,11 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # `num_samples` / `ddim_samples`: quality samples per method at DDPM / DDIM (FID-style needs > 64, the
     # feature size); `latency_batch`: samples of the separate batch FLOPs and latency are measured on, timed
     # `latency_repeats` times after `latency_warmup` untimed runs (compare_methods already runs every method
-    # twice before timing); `accuracy_samples` uncached DDIM samples per model at `accuracy_cfg_scale` for
-    # the class-accuracy check. Paper: DDPM-250, 50K samples, N = 2..6.
+    # once, counting its FLOPs, before timing); `accuracy_samples` uncached DDIM samples per model at
+    # `accuracy_cfg_scale` for the class-accuracy check. Paper: DDPM-250, 50K samples, N = 2..6.
     # Differs from the paper: branch depth 1 of 8 blocks (the released code runs 4 outer blocks of 28, so
     # 8/28 of the blocks on a cached step; at depth 8, B=1 runs 2/8, the nearest share).
-    # cpu estimate (README of notebook 03): ~118 TFLOP, ~37 min on 2 idle cores at ~60 GFLOP/s.
+    # cpu estimate (derived in notebook 03's first cell): ~114 TFLOP, ~35 min on 2 idle cores at ~60 GFLOP/s.
     "c2i": {
         "smoke": {"num_samples": 70, "ddim_samples": 70, "ddpm_steps": 8, "ddim_steps": 6, "latency_batch": 2,
                   "latency_warmup": 0, "latency_repeats": 1, "intervals": [2], "branch_depth": 1,

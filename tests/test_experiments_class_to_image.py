@@ -12,10 +12,10 @@ from skipdit_lib.caching import AdaptiveSkipCacheConfig, SamplerSettings, SkipCa
 from skipdit_lib.caching.compare import run_sampler
 from skipdit_lib.evaluation import load_paper_table
 from skipdit_lib.evaluation.classifiers import DigitClassifier
-from skipdit_lib.experiments.class_to_image import (C2IBench, accuracy_claim, beats_baselines_claim, cfg1_claim,
-                                                    delta_dit_config, label_paper_rows, near_lossless_claim,
-                                                    paper_beside_ours, sample_methods, skipdit_matches_dit_claim,
-                                                    skipdit_methods, verdict_sentence)
+from skipdit_lib.experiments.class_to_image import (PEER_THRESHOLDS, C2IBench, accuracy_claim, beats_baselines_claim,
+                                                    cfg1_claim, delta_dit_config, dit_methods, label_paper_rows,
+                                                    near_lossless_claim, paper_beside_ours, sample_methods,
+                                                    skipdit_matches_dit_claim, skipdit_methods, verdict_sentence)
 
 
 def test_skipdit_methods_use_the_paper_window_and_our_branch_depth():
@@ -29,6 +29,17 @@ def test_skipdit_methods_use_the_paper_window_and_our_branch_depth():
 def test_delta_dit_follows_the_paper_boundaries_and_share():
     assert delta_dit_config(250).boundary_step == 60 and delta_dit_config(50).boundary_step == 12
     assert delta_dit_config(250).cached_units(28) == 21 and delta_dit_config(250).cached_units(8) == 6
+
+
+def test_dit_methods_take_the_samplers_thresholds_and_a_calibrated_teacache():
+    model = tiny_dit(skip=False)
+    noise, y = torch.randn(2, 1, 8, 8), torch.tensor([1, 2])
+    methods = dit_methods(model, SamplerSettings("ddpm", 8, 1.5), noise, y)
+    assert list(methods) == ["FORA", "Delta-DiT", "TeaCache", "First-Block-Cache"]
+    assert methods["TeaCache"].threshold == PEER_THRESHOLDS["ddpm"]["TeaCache"] == 0.3
+    assert methods["TeaCache"].coefficients != (1.0, 0.0) and len(methods["TeaCache"].coefficients) == 5
+    assert methods["First-Block-Cache"].threshold == PEER_THRESHOLDS["ddpm"]["First-Block-Cache"]
+    assert methods["Delta-DiT"].boundary_step == 2 and get_cache(model) is None
 
 
 def test_paper_rows_are_labelled_with_our_names():
@@ -54,7 +65,8 @@ SPEEDS = {"DiT": 1.0, "FORA": 2.0, "Delta-DiT": 1.5, "Skip-DiT": 1.0, "Skip-Cach
 def test_paper_beside_ours_joins_on_method_and_guidance():
     beside = paper_beside_ours(synthetic_table(FIDS, SPEEDS), load_paper_table("table7_8"))
     row = beside[(beside["cfg_scale"] == 1.0) & (beside["method"] == "FORA")].iloc[0]
-    assert (row["paper_fid"], row["paper_speedup"], row["our_fid"], row["our_wallclock_speedup"]) == (11.72, 1.53, 12.0, 2.0)
+    ours = (row["paper_fid"], row["paper_speedup"], row["our_fid"], row["our_wallclock_speedup"])
+    assert ours == (11.72, 1.53, 12.0, 2.0)
     assert math.isnan(beside[beside["method"] == "Skip-Cache N=4"]["our_fid"].iloc[0])
 
 
@@ -96,7 +108,7 @@ def test_bench_evaluates_every_method_from_the_same_noise(bench: C2IBench):
     settings = SamplerSettings("ddim", 6, 1.5)
     table = bench.evaluate(settings, num_samples=12)
     assert list(table["method"]) == ["DiT", "FORA", "Delta-DiT", "TeaCache", "First-Block-Cache", "Skip-DiT",
-                                     "Skip-Cache N=2", "Adaptive Skip-Cache 0.05", "Adaptive Skip-Cache 0.1"]
+                                     "Skip-Cache N=2", "Adaptive Skip-Cache 0.02", "Adaptive Skip-Cache 0.05"]
     assert list(table["model"]) == ["DiT"] * 5 + ["Skip-DiT"] * 4
     assert set(table["sampler"]) == {"DDIM-6"} and set(table["cfg_scale"]) == {1.5}
     by = table.set_index("method")
@@ -117,3 +129,19 @@ def test_sample_methods_removes_the_cache_and_n1_equals_uncached(bench: C2IBench
     out = sample_methods(bench.skipdit, {"plain": None, "n1": SkipCacheConfig(interval=1, branch_depth=1)},
                          settings, noise, labels)
     assert torch.equal(out["plain"], out["n1"]) and get_cache(bench.skipdit) is None
+
+
+def test_speed_quality_figure_puts_the_paper_above_ours_and_colours_by_model():
+    import matplotlib
+    from matplotlib.colors import to_rgba
+
+    matplotlib.use("Agg")
+    from skipdit_lib.experiments.class_to_image import speed_quality_figure
+
+    table = synthetic_table(FIDS, SPEEDS)
+    table["model"] = ["Skip-DiT" if m.startswith("Skip") else "DiT" for m in table["method"]]
+    fig = speed_quality_figure(table, load_paper_table("table7_8"))
+    assert len(fig.axes) == 4
+    assert fig.axes[0].get_title().startswith("Paper") and fig.axes[2].get_title().startswith("Ours")
+    colours = [tuple(c.get_facecolor()[0]) for c in fig.axes[2].collections]
+    assert colours == [to_rgba("tab:blue")] * 3 + [to_rgba("tab:red")] * 3
