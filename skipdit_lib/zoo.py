@@ -27,8 +27,8 @@ FINAL_NAME = "model.pt"
 
 
 def recipe_key(spec: Mapping[str, Any]) -> str:
-    """A short hash of everything that defines a trained model."""
-    text = json.dumps(spec, sort_keys=True, default=str)
+    """A short hash of everything that defines the training run (not which of its weights is used)."""
+    text = json.dumps({k: v for k, v in spec.items() if k != "weights"}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -80,13 +80,14 @@ def get_model(name: str, profile: str, root: str | os.PathLike | None = None, de
     if "released" in spec:
         model = _released(spec, folder)
     elif final.exists():
-        model = load_model(final)
+        model = load_model(final, key=spec.get("weights", "ema"))
     elif not train_if_missing:
         raise FileNotFoundError(f"{final} does not exist; call get_model({name!r}, {profile!r}) to train it")
     else:
         log.info("training %s (%s profile) into %s", name, profile, folder)
         model = create_model(spec["base"], **spec["overrides"])
-        model = train(model, build_dataset(spec["data"], data_root), TrainConfig(**spec["train"]), out_dir=folder,
-                      progress=progress)
-        save_checkpoint(final, model, extra={"zoo": {"name": name, "profile": profile, "recipe": dict(spec)}})
+        ema = train(model, build_dataset(spec["data"], data_root), TrainConfig(**spec["train"]), out_dir=folder,
+                    progress=progress)  # trains `model` in place (resuming if interrupted), returns the EMA
+        save_checkpoint(final, model, ema=ema, extra={"zoo": {"name": name, "profile": profile, "recipe": dict(spec)}})
+        model = model if spec.get("weights", "ema") == "model" else ema
     return model.to(device).eval()

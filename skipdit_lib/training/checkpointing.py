@@ -1,7 +1,8 @@
 """Training checkpoints: written atomically, found by step, loaded back for an exact resume.
 
 Format (a superset of the official train.py's {"model", "ema", "opt", "args"}):
-{"model", "ema", "opt", "args", "config", "step", "data", "rng", "elapsed_seconds", "skipped_steps"}.
+{"model", "ema", "opt", "args", "config" (the model's), "train_config", "step", "data", "rng",
+"elapsed_seconds", "skipped_steps"}.
 """
 from __future__ import annotations
 

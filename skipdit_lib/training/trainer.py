@@ -247,7 +247,9 @@ def _checkpoint_state(run: _Run, step: int, sampler: StepBatchSampler, seconds: 
     return {
         "model": run.model.state_dict(), "ema": run.ema.state_dict(), "opt": run.opt.state_dict(),
         "args": getattr(run.model, "config", {"class": type(run.model).__name__}),
-        "config": asdict(run.config), "step": step, "data": sampler.state(step),
+        # "config" is the model's config, as in save_checkpoint, so load_model reads training checkpoints.
+        "config": getattr(run.model, "config", None), "train_config": asdict(run.config),
+        "step": step, "data": sampler.state(step),
         # Per-step seeding makes the resume independent of these; they are kept for completeness.
         "rng": rng_state(), "elapsed_seconds": seconds, "skipped_steps": skipped,
         "diffusion": {"num_timesteps": run.diffusion.num_timesteps, "learn_sigma": run.diffusion.learn_sigma},
@@ -256,7 +258,7 @@ def _checkpoint_state(run: _Run, step: int, sampler: StepBatchSampler, seconds: 
 
 def _check_resumable(state: dict[str, Any], config: TrainConfig, dataset_size: int, path: Path) -> None:
     """Refuse to resume with settings that would change the data order or the trained parameters."""
-    saved = state["config"]
+    saved = state.get("train_config") or state["config"]  # checkpoints before 0.1.0 kept it under "config"
     changed = [name for name in _RESUME_FIXED if saved.get(name) != getattr(config, name)]
     if state["data"]["dataset_size"] != dataset_size:
         changed.append(f"dataset size ({state['data']['dataset_size']} -> {dataset_size})")
