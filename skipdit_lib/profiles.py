@@ -71,7 +71,7 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # Differs from the paper: branch depth 1 of 8 blocks (the released code runs 4 outer blocks of 28, so
     # 8/28 of the blocks on a cached step; at depth 8, B=1 runs 2/8, the nearest share).
     # cpu cost, measured: the 2 x 1,000-sample accuracy check took 330 s (~300 guided sample-steps/s);
-    # with 100 DDPM-250 and 200 DDIM-50 quality samples per method the notebook takes ~35 min.
+    # with 100 DDPM-250 and 200 DDIM-50 quality samples per method the notebook takes most of an hour.
     "c2i": {
         "smoke": {"num_samples": 70, "ddim_samples": 70, "ddpm_steps": 8, "ddim_steps": 6, "latency_batch": 2,
                   "latency_warmup": 0, "latency_repeats": 1, "intervals": [2], "branch_depth": 1,
