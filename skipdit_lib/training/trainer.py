@@ -258,7 +258,7 @@ def _checkpoint_state(run: _Run, step: int, sampler: StepBatchSampler, seconds: 
 
 def _check_resumable(state: dict[str, Any], config: TrainConfig, dataset_size: int, path: Path) -> None:
     """Refuse to resume with settings that would change the data order or the trained parameters."""
-    saved = state.get("train_config") or state["config"]  # checkpoints before 0.1.0 kept it under "config"
+    saved = state.get("train_config") or state["config"]  # older checkpoints kept the TrainConfig under "config"
     changed = [name for name in _RESUME_FIXED if saved.get(name) != getattr(config, name)]
     if state["data"]["dataset_size"] != dataset_size:
         changed.append(f"dataset size ({state['data']['dataset_size']} -> {dataset_size})")
