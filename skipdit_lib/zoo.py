@@ -66,9 +66,11 @@ def _released(spec: Mapping[str, Any], folder: Path) -> nn.Module:
 
 def get_model(name: str, profile: str, root: str | os.PathLike | None = None, device: str = "cpu",
               train_if_missing: bool = True, progress: bool = True, data_root: str | os.PathLike | None = None) -> nn.Module:
-    """The trained (EMA) zoo model `name` at `profile`, in eval mode on `device`.
+    """The trained zoo model `name` at `profile`, in eval mode on `device`.
 
-    `root` is the checkpoints folder (default results/checkpoints), `data_root` the datasets
+    It carries the weights the recipe's `weights` names ("model": the final weights, "ema": the
+    moving average, the default); model.pt keeps both. The initial weights are seeded by the
+    recipe's training seed, so a retrained model does not depend on what ran before. `root` is the checkpoints folder (default results/checkpoints), `data_root` the datasets
     folder (default data/).
     """
     from .models import create_model, load_model, save_checkpoint
@@ -85,7 +87,9 @@ def get_model(name: str, profile: str, root: str | os.PathLike | None = None, de
         raise FileNotFoundError(f"{final} does not exist; call get_model({name!r}, {profile!r}) to train it")
     else:
         log.info("training %s (%s profile) into %s", name, profile, folder)
-        model = create_model(spec["base"], **spec["overrides"])
+        with torch.random.fork_rng(devices=[]):  # leaves the caller's random stream untouched
+            torch.manual_seed(spec["train"].get("seed", 0))
+            model = create_model(spec["base"], **spec["overrides"])
         ema = train(model, build_dataset(spec["data"], data_root), TrainConfig(**spec["train"]), out_dir=folder,
                     progress=progress)  # trains `model` in place (resuming if interrupted), returns the EMA
         save_checkpoint(final, model, ema=ema, extra={"zoo": {"name": name, "profile": profile, "recipe": dict(spec)}})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -13,8 +14,8 @@ import torch
 import torch.nn as nn
 from torch.utils.data import Dataset, TensorDataset
 
-from skipdit_lib.training import (TrainConfig, latest_checkpoint, list_checkpoints, load_train_checkpoint, train,
-                                  train_in_stages, update_ema)
+from skipdit_lib.training import (TrainConfig, ema_decay_at, latest_checkpoint, learning_rate, list_checkpoints,
+                                  load_train_checkpoint, train, train_in_stages, update_ema)
 from skipdit_lib.training.data_order import StepBatchSampler
 
 from skipdit_lib import models  # noqa: E402
@@ -98,6 +99,32 @@ def test_update_ema_formula_and_frozen_copy():
     assert torch.allclose(ema.weight, expected) and torch.equal(ema.bias, model.bias)
 
 
+def test_cosine_schedule_warms_up_then_falls_to_min_lr():
+    config = TrainConfig(steps=11, lr=1e-3, warmup_steps=2, lr_schedule="cosine", min_lr=1e-5)
+    lrs = [learning_rate(step, config) for step in range(config.steps)]
+    assert lrs[0] == pytest.approx(5e-4) and lrs[1] == pytest.approx(1e-3)  # warm-up (step+1)/2
+    assert lrs[2] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-5)  # full lr after warm-up, min_lr last
+    assert lrs[6] == pytest.approx(1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + math.cos(math.pi * 4 / 8)))
+    assert all(a > b for a, b in zip(lrs[2:], lrs[3:]))  # strictly falling after warm-up
+    constant = TrainConfig(steps=11, lr=1e-3)
+    assert {learning_rate(step, constant) for step in range(11)} == {1e-3}
+
+
+def test_schedule_settings_are_checked():
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        TrainConfig(lr_schedule="linear")
+    with pytest.raises(ValueError, match="min_lr must be in"):
+        TrainConfig(lr=1e-4, min_lr=1e-3)
+
+
+def test_ema_warmup_forgets_the_initial_weights():
+    warm, plain = TrainConfig(ema_decay=0.999, ema_warmup=True), TrainConfig(ema_decay=0.999)
+    assert ema_decay_at(0, warm) == pytest.approx(0.1) and ema_decay_at(90, warm) == pytest.approx(0.91)
+    assert ema_decay_at(10**6, warm) == 0.999 and ema_decay_at(0, plain) == 0.999
+    kept = {name: math.prod(ema_decay_at(k, cfg) for k in range(2400)) for name, cfg in (("warm", warm), ("plain", plain))}
+    assert kept["plain"] > 0.09 and kept["warm"] < 1e-3  # share of the random init left after 2,400 updates
+
+
 def test_train_writes_log_and_checkpoints(tmp_path):
     config = TrainConfig(steps=4, batch_size=8, log_every=2, checkpoint_every=2, warmup_steps=4)
     ema = train(tiny_dit(), digits_like(), config, tmp_path, progress=False)
@@ -114,7 +141,8 @@ def test_train_writes_log_and_checkpoints(tmp_path):
 
 
 def test_resume_after_interruption_is_bit_exact(tmp_path):
-    config = TrainConfig(steps=6, batch_size=8, log_every=1, checkpoint_every=3, ema_decay=0.9)
+    config = TrainConfig(steps=6, batch_size=8, log_every=1, checkpoint_every=3, ema_decay=0.9, warmup_steps=2,
+                         lr_schedule="cosine", ema_warmup=True)  # step-dependent lr and decay must resume too
     straight_model = tiny_dit()
     straight_ema = train(straight_model, digits_like(), config, tmp_path / "straight", progress=False)
     straight = load_train_checkpoint(latest_checkpoint(tmp_path / "straight"))

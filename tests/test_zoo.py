@@ -38,3 +38,15 @@ def test_get_model_trains_once_and_returns_the_named_weights(tiny_zoo, tmp_path)
 def test_missing_model_without_training_says_how_to_get_it(tiny_zoo, tmp_path):
     with pytest.raises(FileNotFoundError, match="call get_model\\('tiny-ema', 'smoke'\\) to train it"):
         zoo.get_model("tiny-ema", "smoke", root=tmp_path, train_if_missing=False)
+
+
+def test_training_does_not_depend_on_the_callers_random_state(tiny_zoo, tmp_path):
+    models = []
+    for k, caller_seed in enumerate((1, 2)):
+        torch.manual_seed(caller_seed)
+        models.append(zoo.get_model("tiny-final", "smoke", root=tmp_path / f"ckpt{k}", data_root=tmp_path / "data",
+                                    progress=False))
+        after = torch.rand(1)
+        torch.manual_seed(caller_seed)
+        assert torch.equal(after, torch.rand(1))  # the caller's stream is left where it was
+    assert all(torch.equal(v, models[1].state_dict()[k]) for k, v in models[0].state_dict().items())

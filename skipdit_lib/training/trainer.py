@@ -34,6 +34,7 @@ from .ema import create_ema, update_ema
 log = logging.getLogger(__name__)
 
 TRAINABLE = ("all", "skip_only")
+LR_SCHEDULES = ("constant", "cosine")
 SKIP_PARAMETER_MARKERS = ("skip_norm", "skip_linear")  # official freeze rule: names containing these
 LOG_NAME = "train_log.jsonl"
 # Config fields that change which samples, timesteps or parameters a step uses: a resume must keep them.
@@ -51,6 +52,9 @@ class TrainConfig:
     ema_decay: float = 0.9999                 # Paper: DiT recipe 0.9999 (text-to-video: 0.99985)
     grad_clip: float | None = None            # clip the global grad norm to this (None: no clipping, as DiT)
     warmup_steps: int = 0                     # linear lr warm-up steps (Paper, text-to-video: 100)
+    lr_schedule: str = "constant"             # after warm-up: "constant" (Paper, DiT recipe) or "cosine" decay to min_lr
+    min_lr: float = 0.0                       # the lr the cosine schedule ends at, on the last step
+    ema_warmup: bool = False                  # decay min(ema_decay, (1+k)/(10+k)) at update k, so short runs forget the init
     max_grad_norm_skip: float | None = None   # skip the update when grad norm > this (Paper, text-to-video: 0.02)
     skip_nonfinite: bool = True               # skip the update on a NaN/inf grad norm (False: raise)
     checkpoint_every: int = 0                 # write a checkpoint every K steps (0: only at the end)
@@ -69,6 +73,10 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay <= 1.0:
             raise ValueError(f"TrainConfig.ema_decay must be in [0, 1], got {self.ema_decay}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"TrainConfig.lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not 0.0 <= self.min_lr <= self.lr:
+            raise ValueError(f"TrainConfig.min_lr must be in [0, lr={self.lr}], got {self.min_lr}")
         if self.trainable not in TRAINABLE:
             raise ValueError(f"TrainConfig.trainable must be one of {TRAINABLE}, got {self.trainable!r}")
 
@@ -99,10 +107,29 @@ def trainable_parameters(model: nn.Module, trainable: str) -> Iterator[list[nn.P
 
 
 def learning_rate(step: int, config: TrainConfig) -> float:
-    """The lr of 0-based step `step`: linear warm-up to `config.lr`, then constant."""
+    """The lr of 0-based step `step`: linear warm-up to `config.lr`, then constant or cosine.
+
+    The cosine schedule falls from `lr` right after warm-up to `min_lr` on the last step
+    (`steps - 1`); a resumed run follows the same curve because it depends on `step` alone.
+    """
     if config.warmup_steps and step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    return config.lr
+    if config.lr_schedule == "constant":
+        return config.lr
+    decay_steps = max(config.steps - 1 - config.warmup_steps, 1)
+    progress = min(max(step - config.warmup_steps, 0) / decay_steps, 1.0)
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+def ema_decay_at(step: int, config: TrainConfig) -> float:
+    """The EMA decay of the update after 0-based step `step` (constant, or warmed up).
+
+    With warm-up the average starts short and lengthens, min(decay, (1+k)/(10+k)): a constant
+    0.999 over a 2,400-step run would keep 0.999**2400 = 9% of the random initial weights.
+    """
+    if not config.ema_warmup:
+        return config.ema_decay
+    return min(config.ema_decay, (1.0 + step) / (10.0 + step))
 
 
 def split_batch(batch: Any) -> tuple[torch.Tensor, Any]:
@@ -161,12 +188,12 @@ def _should_skip(grad_norm: float, step: int, config: TrainConfig) -> bool:
     return config.max_grad_norm_skip is not None and grad_norm > config.max_grad_norm_skip
 
 
-def _apply_update(run: _Run, grad_norm: torch.Tensor) -> None:
+def _apply_update(run: _Run, grad_norm: torch.Tensor, step: int) -> None:
     """Clip (optionally), take the AdamW step and update the EMA."""
     if run.config.grad_clip is not None:
         torch.nn.utils.clip_grads_with_norm_(run.params, run.config.grad_clip, grad_norm)
     run.opt.step()
-    update_ema(run.ema, run.model, run.config.ema_decay)
+    update_ema(run.ema, run.model, ema_decay_at(step, run.config))
 
 
 def _train_step(run: _Run, batch: Any, step: int) -> dict[str, float]:
@@ -188,7 +215,7 @@ def _train_step(run: _Run, batch: Any, step: int) -> dict[str, float]:
     if skipped:
         run.opt.zero_grad(set_to_none=True)
     else:
-        _apply_update(run, grad_norm)
+        _apply_update(run, grad_norm, step)
     vb = terms["vb"].mean().item() if "vb" in terms else 0.0
     return {"loss": loss.item(), "mse": terms["mse"].mean().item(), "vb": vb,
             "grad_norm": float(grad_norm), "lr": lr, "skipped": float(skipped)}
