@@ -106,6 +106,9 @@ def test_cosine_schedule_warms_up_then_falls_to_min_lr():
     assert lrs[2] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-5)  # full lr after warm-up, min_lr last
     assert lrs[6] == pytest.approx(1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + math.cos(math.pi * 4 / 8)))
     assert all(a > b for a, b in zip(lrs[2:], lrs[3:]))  # strictly falling after warm-up
+    late = TrainConfig(steps=11, lr=1e-3, warmup_steps=2, lr_schedule="cosine", decay_steps=3)  # cosine over steps 8..10
+    assert [learning_rate(step, late) for step in range(2, 9)] == [1e-3] * 7
+    assert learning_rate(9, late) == pytest.approx(5e-4) and learning_rate(10, late) == 0.0
     constant = TrainConfig(steps=11, lr=1e-3)
     assert {learning_rate(step, constant) for step in range(11)} == {1e-3}
 

@@ -54,6 +54,7 @@ class TrainConfig:
     warmup_steps: int = 0                     # linear lr warm-up steps (Paper, text-to-video: 100)
     lr_schedule: str = "constant"             # after warm-up: "constant" (Paper, DiT recipe) or "cosine" decay to min_lr
     min_lr: float = 0.0                       # the lr the cosine schedule ends at, on the last step
+    decay_steps: int = 0                      # cosine: decay over the last K steps only, constant before (0: all after warm-up)
     ema_warmup: bool = False                  # decay min(ema_decay, (1+k)/(10+k)) at update k, so short runs forget the init
     max_grad_norm_skip: float | None = None   # skip the update when grad norm > this (Paper, text-to-video: 0.02)
     skip_nonfinite: bool = True               # skip the update on a NaN/inf grad norm (False: raise)
@@ -68,7 +69,7 @@ class TrainConfig:
         for name in ("steps", "batch_size", "log_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "checkpoint_every", "num_workers"):
+        for name in ("warmup_steps", "decay_steps", "checkpoint_every", "num_workers"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay <= 1.0:
@@ -109,15 +110,16 @@ def trainable_parameters(model: nn.Module, trainable: str) -> Iterator[list[nn.P
 def learning_rate(step: int, config: TrainConfig) -> float:
     """The lr of 0-based step `step`: linear warm-up to `config.lr`, then constant or cosine.
 
-    The cosine schedule falls from `lr` right after warm-up to `min_lr` on the last step
-    (`steps - 1`); a resumed run follows the same curve because it depends on `step` alone.
+    The cosine schedule falls from `lr` to `min_lr` on the last step (`steps - 1`), starting right
+    after warm-up, or `decay_steps` before the end when that is set (constant until then); a
+    resumed run follows the same curve because it depends on `step` alone.
     """
     if config.warmup_steps and step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
     if config.lr_schedule == "constant":
         return config.lr
-    decay_steps = max(config.steps - 1 - config.warmup_steps, 1)
-    progress = min(max(step - config.warmup_steps, 0) / decay_steps, 1.0)
+    start = max(config.warmup_steps, config.steps - config.decay_steps) if config.decay_steps else config.warmup_steps
+    progress = min(max(step - start, 0) / max(config.steps - 1 - start, 1), 1.0)
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1.0 + math.cos(math.pi * progress))
 
 
