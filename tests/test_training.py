@@ -214,6 +214,15 @@ def test_resume_refuses_changed_batch_size(tmp_path):
         train(tiny_dit(), digits_like(8), TrainConfig(steps=2, batch_size=8), tmp_path, progress=False)
 
 
+
+@pytest.mark.parametrize("schedule, warns", [("constant", False), ("cosine", True)])
+def test_extending_a_run_warns_only_when_the_lr_curve_changes(tmp_path, caplog, schedule, warns):
+    train(tiny_dit(), digits_like(8), TrainConfig(steps=1, batch_size=4, lr_schedule=schedule), tmp_path, progress=False)
+    with caplog.at_level("WARNING", logger="skipdit_lib.training.trainer"):
+        train(tiny_dit(), digits_like(8), TrainConfig(steps=2, batch_size=4, lr_schedule=schedule), tmp_path,
+              progress=False)
+    assert ("changed settings ['steps']" in caplog.text) == warns
+
 @pytest.mark.distributed
 def test_torchrun_two_processes_match_one_process(tmp_path):
     """2 gloo processes on CPU vs 1 process on the same global batches, timesteps and noise.

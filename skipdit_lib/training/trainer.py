@@ -294,8 +294,11 @@ def _check_resumable(state: dict[str, Any], config: TrainConfig, dataset_size: i
     if changed:
         raise ValueError(f"cannot resume from {path}: {', '.join(changed)} changed; "
                          "use the same settings or a new out_dir")
-    others = [f.name for f in fields(config) if saved.get(f.name) != getattr(config, f.name)
-              and f.name not in ("steps", "checkpoint_every", "log_every", "num_workers", "keep_checkpoints")]
+    harmless = {"checkpoint_every", "log_every", "num_workers", "keep_checkpoints"}
+    if config.lr_schedule == "constant":
+        harmless.add("steps")  # extending a constant-lr run is the same run; a cosine curve would change
+    others = [f.name for f in fields(config) if f.name not in harmless
+              and saved.get(f.name, f.default) != getattr(config, f.name)]  # fields new since the save: default
     if others:
         log.warning("resuming from %s with changed settings %s: the run will differ from an uninterrupted one",
                     path, others)
