@@ -25,11 +25,11 @@ import torch
 
 from skipdit_lib.caching.compare import SamplerSettings, run_sampler
 from skipdit_lib.evaluation import class_accuracy, get_feature_extractor
-from skipdit_lib.models import build_from_config, create_model
+from skipdit_lib.models import build_from_config
 from skipdit_lib.profiles import get_zoo_spec
 from skipdit_lib.results import atomic_write_json
 from skipdit_lib.training import TrainConfig, list_checkpoints, load_train_checkpoint, train
-from skipdit_lib.zoo import build_dataset
+from skipdit_lib.zoo import build_dataset, initial_model
 
 ACCURACY_SEED = 2  # notebook 03: accuracy noise = seed + 2 with seed 0
 SETTINGS = SamplerSettings("ddim", 50, 2.0)
@@ -87,9 +87,7 @@ def main() -> None:
 
     spec = get_zoo_spec(args.model, args.profile)
     overrides, config = recipe(args.model, args.profile, parse_sets(args.sets))
-    with torch.random.fork_rng(devices=[]):  # the zoo's seeding of the initial weights
-        torch.manual_seed(config.seed)
-        model = create_model(spec["base"], **overrides)
+    model = initial_model({**spec, "train": {**spec["train"], "seed": config.seed}}, overrides)
     t0 = time.time()
     train(model, build_dataset(spec["data"]), config, args.out_dir, progress=False)
     print(f"trained to step {config.steps} in {time.time() - t0:.0f} s (this call)", flush=True)

@@ -64,6 +64,18 @@ def _released(spec: Mapping[str, Any], folder: Path) -> nn.Module:
     return model
 
 
+def initial_model(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> nn.Module:
+    """The untrained model of a zoo recipe, seeded by its training seed (the caller's RNG is untouched).
+
+    `overrides` change the recipe's model sizes (the recipe sweep in benchmarks/ uses them).
+    """
+    from .models import create_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec["train"].get("seed", 0))
+        return create_model(spec["base"], **{**spec["overrides"], **(overrides or {})})
+
+
 def get_model(name: str, profile: str, root: str | os.PathLike | None = None, device: str = "cpu",
               train_if_missing: bool = True, progress: bool = True, data_root: str | os.PathLike | None = None) -> nn.Module:
     """The trained zoo model `name` at `profile`, in eval mode on `device`.
@@ -73,7 +85,7 @@ def get_model(name: str, profile: str, root: str | os.PathLike | None = None, de
     recipe's training seed, so a retrained model does not depend on what ran before. `root` is the checkpoints folder (default results/checkpoints), `data_root` the datasets
     folder (default data/).
     """
-    from .models import create_model, load_model, save_checkpoint
+    from .models import load_model, save_checkpoint
     from .training import TrainConfig, train
 
     spec = get_zoo_spec(name, profile)
@@ -87,9 +99,7 @@ def get_model(name: str, profile: str, root: str | os.PathLike | None = None, de
         raise FileNotFoundError(f"{final} does not exist; call get_model({name!r}, {profile!r}) to train it")
     else:
         log.info("training %s (%s profile) into %s", name, profile, folder)
-        with torch.random.fork_rng(devices=[]):  # leaves the caller's random stream untouched
-            torch.manual_seed(spec["train"].get("seed", 0))
-            model = create_model(spec["base"], **spec["overrides"])
+        model = initial_model(spec)
         ema = train(model, build_dataset(spec["data"], data_root), TrainConfig(**spec["train"]), out_dir=folder,
                     progress=progress)  # trains `model` in place (resuming if interrupted), returns the EMA
         save_checkpoint(final, model, ema=ema, extra={"zoo": {"name": name, "profile": profile, "recipe": dict(spec)}})
