@@ -82,7 +82,8 @@ def get_model(name: str, profile: str, root: str | os.PathLike | None = None, de
 
     It carries the weights the recipe's `weights` names ("model": the final weights, "ema": the
     moving average, the default); model.pt keeps both. The initial weights are seeded by the
-    recipe's training seed, so a retrained model does not depend on what ran before. `root` is the checkpoints folder (default results/checkpoints), `data_root` the datasets
+    recipe's training seed, so a retrained model does not depend on what ran before. `root` is the
+    checkpoints folder (default results/checkpoints), `data_root` the datasets
     folder (default data/).
     """
     from .models import load_model, save_checkpoint
