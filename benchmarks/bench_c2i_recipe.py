@@ -23,13 +23,12 @@ from typing import Any
 
 import torch
 
-from skipdit_lib.caching.compare import SamplerSettings, run_sampler
+from skipdit_lib.diffusion import SamplerSettings, balanced_labels, run_sampler, start_noise
 from skipdit_lib.evaluation import class_accuracy, get_feature_extractor
+from skipdit_lib.io import atomic_write_json
 from skipdit_lib.models import build_from_config
-from skipdit_lib.profiles import get_zoo_spec
-from skipdit_lib.results import atomic_write_json
 from skipdit_lib.training import TrainConfig, list_checkpoints, load_train_checkpoint, train
-from skipdit_lib.zoo import build_dataset, initial_model
+from skipdit_lib.zoo import ZooRecipe, build_dataset, get_recipe, initial_model
 
 ACCURACY_SEED = 2  # notebook 03: accuracy noise = seed + 2 with seed 0
 SETTINGS = SamplerSettings("ddim", 50, 2.0)
@@ -51,8 +50,8 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
 
 def recipe(model: str, profile: str, changes: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig]:
     """The model overrides and TrainConfig of zoo `model` at `profile` with `changes` applied."""
-    spec = get_zoo_spec(model, profile)
-    overrides, train_kw = dict(spec["overrides"]), dict(spec["train"])
+    spec = get_recipe(model, profile)
+    overrides, train_kw = dict(spec.overrides), dict(spec.train)
     known = {f.name for f in fields(TrainConfig)}
     for key, value in changes.items():
         if key not in overrides and key not in known:
@@ -67,9 +66,8 @@ def guided_accuracy(state: dict[str, Any], key: str, classifier: torch.nn.Module
     net = build_from_config(dict(state["args"]))
     net.load_state_dict(state[key])
     kw = net.config["kwargs"]
-    shape = (samples, kw["in_channels"], kw["input_size"], kw["input_size"])  # (N, C, H, W)
-    noise = torch.randn(shape, generator=torch.Generator().manual_seed(ACCURACY_SEED))
-    labels = torch.arange(samples) % net.num_classes
+    noise = start_noise(samples, (kw["in_channels"], kw["input_size"], kw["input_size"]), ACCURACY_SEED)  # (N, C, H, W)
+    labels = balanced_labels(samples, net.num_classes)
     return class_accuracy(run_sampler(net.eval(), SETTINGS, noise, labels), labels, classifier)
 
 
@@ -85,14 +83,15 @@ def main() -> None:
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(1)
 
-    spec = get_zoo_spec(args.model, args.profile)
+    spec = get_recipe(args.model, args.profile)
     overrides, config = recipe(args.model, args.profile, parse_sets(args.sets))
-    model = initial_model({**spec, "train": {**spec["train"], "seed": config.seed}}, overrides)
+    model = initial_model(ZooRecipe(spec.base, spec.overrides, {**spec.train, "seed": config.seed}, spec.data),
+                          overrides)
     t0 = time.time()
-    train(model, build_dataset(spec["data"]), config, args.out_dir, progress=False)
+    train(model, build_dataset(spec.data), config, args.out_dir, progress=False)
     print(f"trained to step {config.steps} in {time.time() - t0:.0f} s (this call)", flush=True)
 
-    classifier = get_feature_extractor(spec["data"].get("kind", "digits"), spec["data"].get("resolution", 16))
+    classifier = get_feature_extractor(spec.data.get("kind", "digits"), spec.data.get("resolution", 16))
     rows = []
     for step, path in list_checkpoints(args.out_dir).items():
         state = load_train_checkpoint(path)

@@ -18,9 +18,11 @@ import time
 
 import torch
 
-from skipdit_lib.caching import SamplerSettings, SkipCacheConfig, apply_cache, compare_methods, remove_cache
-from skipdit_lib.caching.hooks import run_units
+from skipdit_lib.caching import SkipCacheConfig, apply_cache, remove_cache
+from skipdit_lib.diffusion import SamplerSettings, balanced_labels, start_noise
+from skipdit_lib.evaluation import compare_methods
 from skipdit_lib.models.configs import create_model
+from skipdit_lib.models.layers import run_units
 
 log = logging.getLogger("bench_skip_cache")
 
@@ -86,8 +88,8 @@ def main() -> None:
     model = randomize(create_model("DiT-S/4-digits-skip"))
     methods = {f"skip-cache N={n}": SkipCacheConfig(interval=n, branch_depth=1, warmup_t=1000, stop_t=20)
                for n in (2, 3, 4)}
-    table = compare_methods(model, methods, shape=(1, 16, 16), seeds=range(args.batch),
-                            y=torch.arange(args.batch) % 10,
+    table = compare_methods(model, methods, noise=start_noise(args.batch, (1, 16, 16), seed=0),
+                            y=balanced_labels(args.batch, 10),
                             sampler=SamplerSettings("ddim", num_steps=args.steps, cfg_scale=1.5),
                             repeats=args.repeats, warmup=1)
     columns = ["full_step_fraction", "gflops", "flops_speedup", "latency_s", "wallclock_speedup",
@@ -100,7 +102,7 @@ def main() -> None:
     log.info("wall-clock speedup predicted from per-call medians (model time only): %s",
              {k: round(v, 3) for k, v in predicted.items()})
     if args.out:
-        from skipdit_lib.results import atomic_write_json
+        from skipdit_lib.io import atomic_write_json
         atomic_write_json({"table": table.reset_index().to_dict("records"), "per_call": breakdown,
                            "predicted_wallclock_speedup": predicted,
                            "args": vars(args), "threads": torch.get_num_threads()}, args.out)

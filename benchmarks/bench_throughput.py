@@ -17,8 +17,8 @@ import torch
 
 from skipdit_lib.diffusion import create_diffusion
 from skipdit_lib.evaluation.cost import count_flops, measure_latency
+from skipdit_lib.io import atomic_write_json
 from skipdit_lib.models import MODEL_CONFIGS, create_model
-from skipdit_lib.results import atomic_write_json
 
 log = logging.getLogger("bench_throughput")
 
@@ -60,7 +60,8 @@ def measure(name: str, batch: int, repeats: int) -> dict[str, float]:
     with torch.no_grad():
         fwd_s = measure_latency(lambda: model(x, t, y), warmup=1, repeats=repeats)["median"]
     return {"train_steps_per_s": 1 / train_s, "train_samples_per_s": batch / train_s,
-            "sample_per_s_ddim50_cfg": batch / (50 * fwd_s), "forward_gflops_2x_batch": count_flops(model, x, t, y) / 1e9}
+            "sample_per_s_ddim50_cfg": batch / (50 * fwd_s), "forward_gflops_2x_batch": count_flops(model, x, t,
+                                                                                                    y) / 1e9}
 
 
 def main() -> None:
@@ -76,7 +77,8 @@ def main() -> None:
         rows[name] = measure(name, args.batch, args.repeats)
         log.info("%-28s %s", name, "  ".join(f"{k} {v:.3g}" for k, v in rows[name].items()))
     atomic_write_json({"batch": args.batch, "threads": torch.get_num_threads(), "rows": rows,
-                       "command": f"python benchmarks/bench_throughput.py --batch {args.batch} --repeats {args.repeats}"}, args.out)
+                       "command": f"python benchmarks/bench_throughput.py --batch {args.batch} "
+                                  f"--repeats {args.repeats}"}, args.out)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .profiles import PROFILES, get_profile, get_zoo_spec
-from .results import ExperimentRun, atomic_save_torch, atomic_write_json, atomic_write_text, claim, judge, start_run
+from .experiments.claims import Claim, Setting, Verdict, combine, judge, show
+from .io import atomic_save_torch, atomic_write_json, atomic_write_text
+from .profiles import PROFILES
+from .results import ExperimentRun, start_run
 
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("models", "diffusion", "training", "datasets", "caching", "evaluation", "analysis", "zoo", "plotting")
-_EXPORTS = {"zoo": ("get_model",), "plotting": ("sample_grids", "speed_quality_plot", "pareto_front")}
+_EXPORTS = {"zoo": ("get_model", "get_recipe"), "plotting": ("sample_grids", "speed_quality_plot", "pareto_front")}
 
 
 def _lazy_names() -> dict[str, str]:
@@ -37,5 +39,5 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f".{owner}", __name__), name)
 
 
-__all__ = ["PROFILES", "get_profile", "get_zoo_spec", "ExperimentRun", "atomic_save_torch", "atomic_write_json",
-           "atomic_write_text", "claim", "judge", "start_run"]
+__all__ = ["Claim", "Setting", "Verdict", "combine", "judge", "show", "atomic_save_torch", "atomic_write_json",
+           "atomic_write_text", "PROFILES", "ExperimentRun", "start_run"]

@@ -11,8 +11,10 @@ def to_image_grid(samples: torch.Tensor, nrow: int = 8) -> torch.Tensor:
     from torchvision.utils import make_grid
 
     if samples.dim() != 4:
-        raise ValueError(f"expected (N, C, H, W) samples, got shape {tuple(samples.shape)}; for videos pass one frame or flatten frames")
-    grid = make_grid(samples.detach().float().cpu().clamp(-1, 1), nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1.0)
+        raise ValueError(f"expected (N, C, H, W) samples, got shape {tuple(samples.shape)}; "
+                         "for videos pass one frame or flatten the frames")
+    grid = make_grid(samples.detach().float().cpu().clamp(-1, 1), nrow=nrow, normalize=True, value_range=(-1, 1),
+                     pad_value=1.0)
     return grid.permute(1, 2, 0)  # (H', W', C)
 
 
@@ -51,7 +53,8 @@ def speed_quality_plot(points: Sequence[Mapping[str, Any]], x: str, y: str, labe
     return ax
 
 
-def pareto_front(points: Sequence[Mapping[str, Any]], x: str, y: str, lower_is_better: bool = True) -> list[Mapping[str, Any]]:
+def pareto_front(points: Sequence[Mapping[str, Any]], x: str, y: str,
+                 lower_is_better: bool = True) -> list[Mapping[str, Any]]:
     """Points not dominated by a faster-and-better point (higher x is faster), sorted by x."""
     sign = 1 if lower_is_better else -1
     front = [p for p in points if not any(

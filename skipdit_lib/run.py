@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .paths import NOTEBOOKS_DIR, RESULTS_DIR
+from .paths import NOTEBOOKS_DIR, REPO_ROOT, RESULTS_DIR
 from .profiles import PROFILES
 
 log = logging.getLogger("skipdit_lib.run")
@@ -44,7 +44,8 @@ def find_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR, only: list[str] | None =
     chosen = [p for p in found if any(p.name.startswith(f"{prefix}_") or p.stem == prefix for prefix in only)]
     missing = [prefix for prefix in only if not any(p.name.startswith(f"{prefix}_") or p.stem == prefix for p in found)]
     if missing:
-        raise ValueError(f"--only {','.join(missing)} matches no notebook; available: {', '.join(p.stem for p in found)}")
+        raise ValueError(f"--only {','.join(missing)} matches no notebook; "
+                         f"available: {', '.join(p.stem for p in found)}")
     return chosen
 
 
@@ -67,7 +68,8 @@ def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
                          f"it declares: {', '.join(sorted(declared))}")
 
 
-def run_notebook(notebook: Path, parameters: dict[str, Any], results_dir: Path, progress: bool = False) -> NotebookResult:
+def run_notebook(notebook: Path, parameters: dict[str, Any], results_dir: Path,
+                 progress: bool = False) -> NotebookResult:
     """Execute one notebook into `results_dir/<stem>/executed.ipynb`; raise NotebookFailed on error."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -102,7 +104,8 @@ def parse_param(text: str) -> tuple[str, Any]:
 
 def run_all(profile: str, only: list[str] | None, device: str, results_dir: Path, extra: dict[str, Any],
             notebooks_dir: Path = NOTEBOOKS_DIR, progress: bool = False) -> list[NotebookResult]:
-    """Run the chosen notebooks in order, then regenerate SUMMARY.md."""
+    """Run the chosen notebooks in order, then regenerate SUMMARY.md (and the README's results block
+    when the results are the repository's own)."""
     from .summary import write_summary
 
     notebooks = find_notebooks(notebooks_dir, only)
@@ -115,7 +118,8 @@ def run_all(profile: str, only: list[str] | None, device: str, results_dir: Path
         result = run_notebook(nb, parameters, results_dir, progress)
         log.info("[%d/%d] %s done in %.1f s -> %s", i, len(notebooks), nb.stem, result.seconds, result.output)
         done.append(result)
-    write_summary(results_dir)
+    own = Path(results_dir).resolve() == RESULTS_DIR.resolve()
+    write_summary(results_dir, REPO_ROOT / "README.md" if own else None)
     return done
 
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from caching_fixtures import block_counter, sample, tiny_dit, tiny_latte, tiny_text_dit
-from skipdit_lib.caching import (DeltaDiTConfig, FewerStepsConfig, FirstBlockCacheConfig, FORAConfig,
-                                 PAB_PRESETS, PABConfig, TeaCacheConfig, TGATEConfig, apply_cache,
-                                 calibrate_teacache, remove_cache)
+
+from skipdit_lib.caching import (
+    PAB_PRESETS,
+    DeltaDiTConfig,
+    FewerStepsConfig,
+    FirstBlockCacheConfig,
+    FORAConfig,
+    PABConfig,
+    TeaCacheConfig,
+    TGATEConfig,
+    apply_cache,
+    calibrate_teacache,
+    remove_cache,
+)
 from skipdit_lib.diffusion.gaussian_diffusion import create_diffusion
 from skipdit_lib.diffusion.sampling import sample_ddim
 

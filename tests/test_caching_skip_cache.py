@@ -3,10 +3,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+from caching_fixtures import DDIM10_T, block_counter, sample, tiny_dit, tiny_latte, tiny_text_dit
 
-from caching_fixtures import DDIM10_T, block_counter, inputs, sample, tiny_dit, tiny_latte, tiny_text_dit
-from skipdit_lib.caching import (AdaptiveSkipCacheConfig, SkipCacheConfig, apply_cache, remove_cache,
-                                 reset_cache, skip_cache_preset)
+from skipdit_lib.caching import (
+    AdaptiveSkipCacheConfig,
+    SkipCacheConfig,
+    apply_cache,
+    remove_cache,
+    reset_cache,
+    skip_cache_preset,
+)
 
 FULL, CACHED = 4, 2  # blocks run by a depth-4 DiT on a full step and with B=1 on a cached step
 
@@ -225,3 +231,15 @@ def test_empty_window_is_bit_identical():
     cached = sample(model, cfg_scale=2.0)
     remove_cache(model)
     assert torch.equal(plain, cached)
+
+
+def test_a_cache_resets_through_the_samplers_begin_sampling_call():
+    model = tiny_dit()
+    assert "begin_sampling" not in model.__dict__  # the class's no-op
+    hook = apply_cache(model, SkipCacheConfig(interval=2, branch_depth=1))
+    sample(model)
+    assert hook.state.step == 10
+    model.begin_sampling()  # what every sampler calls first
+    assert hook.state.step == 0 and hook.state.cache is None
+    remove_cache(model)
+    assert "begin_sampling" not in model.__dict__

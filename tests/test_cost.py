@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from skipdit_lib.evaluation.cost import compare_cost, count_flops, measure_latency, speedup_table
+from skipdit_lib.evaluation.cost import count_flops, interleaved_latencies, measure_latency
 from skipdit_lib.models.layers import AdaLNBlock
 
 
@@ -49,22 +49,11 @@ def test_measure_latency_warms_up_then_times_each_repeat():
         measure_latency(lambda: None, repeats=0)
 
 
-def test_speedup_table_ratios_against_the_baseline():
-    costs = {"uncached": {"flops": 100, "median": 2.0}, "cached": {"flops": 50, "median": 1.6}}
-    table = speedup_table(costs, "uncached").set_index("method")
-    assert table.loc["uncached", "flops_speedup"] == 1.0 and table.loc["uncached", "wall_speedup"] == 1.0
-    assert table.loc["cached", "flops_speedup"] == pytest.approx(2.0)
-    assert table.loc["cached", "wall_speedup"] == pytest.approx(1.25)
-    assert table.loc["cached", "efficiency"] == pytest.approx(0.625)
-    with pytest.raises(ValueError, match="baseline"):
-        speedup_table(costs, "missing")
-
-
-def test_compare_cost_measures_every_method_in_one_run():
-    layer = nn.Linear(8, 8)
-    big, small = torch.randn(300, 8), torch.randn(100, 8)
-    table = compare_cost({"big": lambda: layer(big), "small": lambda: layer(small)}, "big", warmup=1, repeats=2)
-    table = table.set_index("method")
-    assert table.loc["big", "flops"] == 2 * 300 * 8 * 8
-    assert table.loc["small", "flops_speedup"] == pytest.approx(3.0)
-    assert table.loc["small", "latency_s"] > 0
+def test_interleaved_latencies_time_every_method_round_robin():
+    order = []
+    fns = {"a": lambda: (order.append("a"), time.sleep(0.002)), "b": lambda: (order.append("b"), time.sleep(0.02))}
+    medians = interleaved_latencies(fns, repeats=2, warmup=1)
+    assert order == ["a", "b"] * 3  # one warm-up round, then two timed rounds
+    assert 0.002 <= medians["a"] < medians["b"] and medians["b"] >= 0.02
+    with pytest.raises(ValueError, match="repeats"):
+        interleaved_latencies(fns, repeats=0)

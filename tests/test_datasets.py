@@ -7,9 +7,18 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from skipdit_lib.datasets import (encode_sentences, encode_texts, load_captioned_digits, load_digits,
-                                  load_moving_digits, load_sklearn_digits)
-from skipdit_lib.datasets import captioned_digits, digits, moving_digits, text_encoder
+from skipdit_lib.datasets import (
+    captioned_digits,
+    digits,
+    encode_sentences,
+    encode_texts,
+    load_captioned_digits,
+    load_digits,
+    load_moving_digits,
+    load_sklearn_digits,
+    moving_digits,
+    text_encoder,
+)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ def _conda_pip_section(path: Path) -> set[str]:
 
 def test_environment_yml_pip_section_matches_requirements():
     pins, conda = _requirements(ROOT / "requirements.txt"), _conda_pip_section(ROOT / "environment.yml")
-    assert pins == conda, f"only in requirements.txt: {sorted(pins - conda)}; only in environment.yml: {sorted(conda - pins)}"
+    assert pins == conda, (f"only in requirements.txt: {sorted(pins - conda)}; "
+                           f"only in environment.yml: {sorted(conda - pins)}")
 
 
 def test_every_requirement_is_pinned_exactly():

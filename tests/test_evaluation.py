@@ -14,10 +14,10 @@ from skipdit_lib.evaluation import feature_extractors as fe
 from skipdit_lib.evaluation import inception
 from skipdit_lib.evaluation.classifiers import DigitClassifier
 from skipdit_lib.evaluation.frechet import frechet_distance, frechet_distance_from_features, frechet_from_features
-from skipdit_lib.evaluation.paper_tables import PAPER_TABLES, load_paper_table
 from skipdit_lib.evaluation.reference_quality import lpips, lpips_backbone_file, psnr, ssim
-from skipdit_lib.evaluation.sample_quality import sample_metrics
+from skipdit_lib.evaluation.sample_quality import DataReference, against_uncached, frechet_column
 from skipdit_lib.evaluation.scores import class_accuracy, inception_score, precision_recall, prompt_adherence
+from skipdit_lib.experiments.paper import PAPER_TABLES, paper_rows, paper_table, paper_value
 from skipdit_lib.paths import REPO_ROOT
 
 
@@ -273,26 +273,26 @@ def paper_text() -> str:
 
 def test_paper_tables_load_with_sources():
     for name in PAPER_TABLES:
-        table = load_paper_table(name)
+        table = paper_table(name)
         assert len(table) > 0 and table["source"].notna().all(), name
-    t1 = load_paper_table("table1")
+    t1 = paper_table("table1")
     assert t1[t1.method == "Latte"]["ucf101_fvd"].item() == 155.22
     assert t1[(t1.method == "Skip-Cache") & (t1.n == 6)]["speedup"].item() == 2.43
-    t4 = load_paper_table("table4")
+    t4 = paper_table("table4")
     row = t4[(t4.method == "Skip-Cache") & (t4.n == 6)]
     assert row["fid"].item() == 27.21 and math.isnan(row["clip"].item())
-    t78 = load_paper_table("table7_8")
+    t78 = paper_table("table7_8")
     assert t78[(t78.cfg_scale == 1.0) & (t78.method == "Skip-DiT")]["fid"].item() == 8.37
-    curve = load_paper_table("training_efficiency")
+    curve = paper_table("training_efficiency")
     assert curve[(curve.model == "Skip-DiT") & (curve.train_steps == 2_900_000)]["fid"].item() == 8.37
     with pytest.raises(ValueError, match="table1"):
-        load_paper_table("table9")
+        paper_table("table9")
 
 
 def test_table1_equals_the_markdown_table_of_paper_md():
     section = paper_text().split("Table 1, class-to-video")[1].split("Sampling:")[0]
     rows = [line for line in section.splitlines() if re.match(r"\| (Latte|Delta|FORA|PAB|Skip|n=)", line)]
-    ours = load_paper_table("table1")
+    ours = paper_table("table1")
     assert len(rows) == len(ours) == 11
     for line, (_, row) in zip(rows, ours.iterrows()):
         cells = [c.strip() for c in line.strip("|").split("|")][1:]
@@ -304,21 +304,52 @@ def test_table1_equals_the_markdown_table_of_paper_md():
 def test_every_number_in_the_tables_appears_in_paper_md():
     text = paper_text()
     for name in PAPER_TABLES:
-        table = load_paper_table(name)
+        table = paper_table(name)
         for column in table.select_dtypes("number").columns.difference(SETTING_COLUMNS):
             for value in table[column].dropna():
                 forms = {f"{value:.2f}", f"{value:.2f}".lstrip("0")}
                 assert any(form in text for form in forms), f"{name}.{column} = {value} is not in PAPER.md"
 
 
-def test_sample_metrics_of_real_data_against_itself():
+def test_paper_value_reads_one_number_or_says_why_not():
+    assert paper_value("table7_8", "fid", cfg_scale=1.5, method="Skip-Cache", n=2) == 2.31
+    assert paper_value("table7_8", "fid", cfg_scale=1.0, method="DiT-XL/2", n=None) == 9.49
+    assert len(paper_rows("table7_8", cfg_scale=1.0)) == 7
+    with pytest.raises(ValueError, match="3 rows"):
+        paper_value("table7_8", "fid", cfg_scale=1.5, method="Skip-Cache")
+    with pytest.raises(ValueError, match="no column 'fvd'"):
+        paper_value("table7_8", "fvd", cfg_scale=1.5, method="FORA")
+    with pytest.raises(ValueError, match="blank cell"):
+        paper_value("table7_8", "sfid", cfg_scale=1.5, method="FORA")
+
+
+def test_data_reference_of_real_data_against_itself():
     net = DigitClassifier(1, 16, {"digit": 10}, width=4, feature_dim=6).eval()
     real = torch.rand(20, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
     predicted = net.logits(real).argmax(1)
-    metrics = sample_metrics(real, real, net, fake_labels=predicted)
-    assert metrics["frechet"] == pytest.approx(0.0, abs=1e-3)
+    metrics = DataReference(net, real).metrics(real, predicted)
+    assert metrics["fid"] == pytest.approx(0.0, abs=1e-3)
     assert metrics["precision"] == 1.0 and metrics["recall"] == 1.0 and metrics["class_accuracy"] == 1.0
     assert 1.0 <= metrics["inception_score"] <= 10.0
+    assert "class_accuracy" not in DataReference(net, real).metrics(real)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # dead ReLU units of an untrained net
+def test_data_reference_names_the_video_distance_fvd():
+    net = DigitClassifier(1, 8, {"digit": 10}, num_frames=3, width=4, feature_dim=5).eval()
+    videos = torch.rand(12, 3, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert frechet_column(videos) == "fvd" and frechet_column(videos[:, 0]) == "fid"
+    assert DataReference(net, videos).metrics(videos)["fvd"] == pytest.approx(0.0, abs=1e-3)
+    with pytest.raises(ValueError, match="images"):
+        frechet_column(videos.flatten(1))
+
+
+def test_against_uncached_is_nan_for_itself_and_for_tiny_frames():
+    x = torch.rand(2, 1, 16, 16) * 2 - 1
+    assert all(math.isnan(v) for v in against_uncached(x, x).values())
+    close = against_uncached(x, (x + 0.01).clamp(-1, 1))
+    assert 30 < close["psnr_db"] < 60 and 0.9 < close["ssim"] <= 1.0
+    assert math.isnan(against_uncached(x[..., :8, :8], x[..., :8, :8] * 0.5)["ssim"])
 
 
 @pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # dead ReLU units of an untrained net

@@ -4,6 +4,8 @@ import torch
 from torch import nn
 
 from skipdit_lib.analysis import feature_smoothness as fs
+from skipdit_lib.experiments import feature_smoothness as smooth
+from skipdit_lib.experiments.claims import Verdict
 from skipdit_lib.models import create_model
 
 TINY = {"depth": 4, "hidden_size": 32, "num_heads": 2}
@@ -199,23 +201,32 @@ def test_heatmap_of_a_real_model_changes_and_has_one_column_per_step_pair():
     assert len(meter.timesteps) == 3 and meter.timesteps[-1] == 0
 
 
-def test_middle_unit_and_verdict():
+def test_middle_unit():
     assert fs.middle_unit(8) == 3 and fs.middle_unit(4) == 1
-    assert fs.verdict_from({"a": True, "b": True}) == "held"
-    assert fs.verdict_from({"a": True, "b": False}) == "partly"
-    assert fs.verdict_from({"a": False, "b": False}) == "not held"
-    with pytest.raises(ValueError):
-        fs.verdict_from({})
 
 
-def test_comparison_rows_decide_the_conditions():
+def test_comparison_rows_decide_the_claims():
     drops = {"DiT": {"early": 2e-5, "late": 1e-4}, "Skip-DiT": {"early": 1e-5, "late": 3e-4}}
     deep = {"DiT": {"last": 0.9, "middle": 0.8}, "Skip-DiT": {"last": 0.95, "middle": 0.8}}
-    rows = fs.smoothness_comparison(drops, deep)
+    rows = smooth.comparison(drops, deep)
     assert [r["Skip-DiT smoother"] for r in rows] == [True, False, True, False]  # a tie is not smoother
     assert rows[0]["DiT"] == 2e-5 and rows[2]["Skip-DiT"] == 0.95
     assert [r["figure"] for r in rows] == ["Fig. 2", "Fig. 2", "Fig. 4", "Fig. 4"]
-    assert fs.verdict_from({r["metric"]: r["Skip-DiT smoother"] for r in rows}) == "partly"
+    fig2, fig4, overall = smooth.claims(rows, smooth.sizes("cpu"), "cpu")
+    assert fig2.verdict is fig4.verdict is overall.verdict is Verdict.PARTLY
+    assert fig2.ours == ("similarity drop, early step: Skip-DiT 1.000e-05 vs DiT 2.000e-05; "
+                         "similarity drop, late step: Skip-DiT 0.0003000 vs DiT 0.0001000")
+    assert overall.ours == "2 of 4 numbers favour Skip-DiT" and fig2.source == "Fig. 2"
+    all_smoother = smooth.comparison(drops, {"DiT": deep["DiT"], "Skip-DiT": {"last": 0.99, "middle": 0.99}})
+    assert smooth.claims(all_smoother, smooth.sizes("cpu"), "cpu")[1].verdict is Verdict.HELD
+
+
+def test_probes_share_the_noised_digits_of_both_steps():
+    images = torch.rand(3, 1, 8, 8) * 2 - 1
+    probes = smooth.probes(smooth.sizes("smoke"), images, seed=0)
+    assert list(probes) == ["early", "late"] and probes["late"].timestep == 0
+    assert probes["early"].x.shape == images.shape and len(probes["early"].coordinates) == 3
+    assert torch.equal(probes["early"].t, torch.full((3,), probes["early"].timestep))
 
 
 def test_surface_refuses_a_model_in_training_mode():

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from skipdit_lib.models import DiT, Latte, MODEL_CONFIGS, TextDiT, create_model
+from skipdit_lib.models import MODEL_CONFIGS, DiT, Latte, TextDiT, create_model
 
 TINY = {"depth": 4, "hidden_size": 32, "num_heads": 4}
 

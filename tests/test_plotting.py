@@ -22,7 +22,8 @@ def test_image_grid_rejects_videos_with_advice():
 
 
 def test_pareto_front_lower_is_better():
-    pts = [{"s": 1.0, "fid": 5.0}, {"s": 1.5, "fid": 6.0}, {"s": 1.4, "fid": 7.0}, {"s": 2.0, "fid": 9.0}, {"s": 1.0, "fid": 6.0}]
+    pts = [{"s": 1.0, "fid": 5.0}, {"s": 1.5, "fid": 6.0}, {"s": 1.4, "fid": 7.0}, {"s": 2.0, "fid": 9.0}, {"s": 1.0,
+                                                                                                            "fid": 6.0}]
     assert pareto_front(pts, "s", "fid") == [pts[0], pts[1], pts[3]]
     assert pareto_front(pts, "s", "fid", lower_is_better=False) == [pts[3]]
 

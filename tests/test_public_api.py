@@ -20,10 +20,11 @@ def test_subpackage_names_importable_from_top_level(sub):
 def test_issue_names_are_public():
     for name in ["DiT", "Latte", "TextDiT", "create_model", "load_checkpoint", "load_model", "create_diffusion",
                  "sample_ddpm", "sample_ddim", "TrainConfig", "train", "apply_cache", "remove_cache", "SkipCacheConfig",
-                 "AdaptiveSkipCacheConfig", "compare_methods", "get_model", "load_digits", "frechet_distance"]:
+                 "AdaptiveSkipCacheConfig", "compare_methods", "get_model", "load_digits", "frechet_distance",
+                 "SamplerSettings", "run_sampler", "start_noise", "Claim", "judge", "show", "start_run"]:
         assert callable(getattr(skipdit_lib, name)), name
 
 
 def test_unknown_name_raises_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'not_a_thing'"):
-        skipdit_lib.not_a_thing
+        _ = skipdit_lib.not_a_thing

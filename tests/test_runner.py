@@ -33,7 +33,8 @@ def test_only_selects_by_prefix_and_rejects_unknown(make_notebook, tmp_path):
 def test_undeclared_parameter_is_refused_by_name(make_notebook, tmp_path):
     make_notebook("00_a", ["x = 1"])
     with pytest.raises(ValueError, match="does not declare parameter\\(s\\) learning_rate"):
-        run.run_all("smoke", None, "cpu", tmp_path / "results", {"learning_rate": 0.1}, notebooks_dir=tmp_path / "notebooks")
+        run.run_all("smoke", None, "cpu", tmp_path / "results", {"learning_rate": 0.1},
+                    notebooks_dir=tmp_path / "notebooks")
     assert not (tmp_path / "results" / "00_a" / "executed.ipynb").exists()
 
 
@@ -50,7 +51,8 @@ def test_failing_notebook_names_notebook_and_cell_and_stops(make_notebook, tmp_p
 
 def test_main_exits_nonzero_with_message(make_notebook, tmp_path, caplog):
     make_notebook("00_a", ["x = 1"])
-    common = ["--profile", "smoke", "--results-dir", str(tmp_path / "r"), "--notebooks-dir", str(tmp_path / "notebooks")]
+    common = ["--profile", "smoke", "--results-dir", str(tmp_path / "r"), "--notebooks-dir",
+              str(tmp_path / "notebooks")]
     assert run.main(common + ["--param", "nope=3"]) == 1
     assert "does not declare parameter(s) nope" in caplog.text
     assert run.main(common + ["--param", "seed=4"]) == 0
@@ -67,7 +69,8 @@ def test_notebook_without_parameters_cell_is_refused(tmp_path):
         run.check_parameters(path, {"profile": "smoke"})
 
 
-@pytest.mark.parametrize("text, expected", [("seed=3", ("seed", 3)), ("name=abc", ("name", "abc")), ("x=[1, 2]", ("x", [1, 2]))])
+@pytest.mark.parametrize("text, expected", [("seed=3", ("seed", 3)), ("name=abc", ("name", "abc")), ("x=[1, 2]",
+                                                                                                     ("x", [1, 2]))])
 def test_parse_param(text, expected):
     assert run.parse_param(text) == expected
     with pytest.raises(ValueError, match="key=value"):

@@ -14,11 +14,20 @@ import torch
 import torch.nn as nn
 from torch.utils.data import Dataset, TensorDataset
 
-from skipdit_lib.training import (TrainConfig, ema_decay_at, latest_checkpoint, learning_rate, list_checkpoints,
-                                  load_train_checkpoint, train, train_in_stages, update_ema)
+from skipdit_lib import models  # noqa: E402
+from skipdit_lib.training import (
+    TrainConfig,
+    ema_decay_at,
+    latest_checkpoint,
+    learning_rate,
+    list_checkpoints,
+    load_train_checkpoint,
+    train,
+    train_in_stages,
+    update_ema,
+)
 from skipdit_lib.training.data_order import StepBatchSampler
 
-from skipdit_lib import models  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(depth=4, hidden_size=32, num_heads=2)
 
@@ -106,7 +115,8 @@ def test_cosine_schedule_warms_up_then_falls_to_min_lr():
     assert lrs[2] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-5)  # full lr after warm-up, min_lr last
     assert lrs[6] == pytest.approx(1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + math.cos(math.pi * 4 / 8)))
     assert all(a > b for a, b in zip(lrs[2:], lrs[3:]))  # strictly falling after warm-up
-    late = TrainConfig(steps=11, lr=1e-3, warmup_steps=2, lr_schedule="cosine", decay_steps=3)  # cosine over steps 8..10
+    late = TrainConfig(steps=11, lr=1e-3, warmup_steps=2, lr_schedule="cosine",
+                       decay_steps=3)  # cosine over steps 8..10
     assert [learning_rate(step, late) for step in range(2, 9)] == [1e-3] * 7
     assert learning_rate(9, late) == pytest.approx(5e-4) and learning_rate(10, late) == 0.0
     constant = TrainConfig(steps=11, lr=1e-3)
@@ -124,7 +134,8 @@ def test_ema_warmup_forgets_the_initial_weights():
     warm, plain = TrainConfig(ema_decay=0.999, ema_warmup=True), TrainConfig(ema_decay=0.999)
     assert ema_decay_at(0, warm) == pytest.approx(0.1) and ema_decay_at(90, warm) == pytest.approx(0.91)
     assert ema_decay_at(10**6, warm) == 0.999 and ema_decay_at(0, plain) == 0.999
-    kept = {name: math.prod(ema_decay_at(k, cfg) for k in range(2400)) for name, cfg in (("warm", warm), ("plain", plain))}
+    kept = {name: math.prod(ema_decay_at(k, cfg) for k in range(2400)) for name, cfg in (("warm", warm), ("plain",
+                                                                                                          plain))}
     assert kept["plain"] > 0.09 and kept["warm"] < 1e-3  # share of the random init left after 2,400 updates
 
 
@@ -217,7 +228,8 @@ def test_resume_refuses_changed_batch_size(tmp_path):
 
 @pytest.mark.parametrize("schedule, warns", [("constant", False), ("cosine", True)])
 def test_extending_a_run_warns_only_when_the_lr_curve_changes(tmp_path, caplog, schedule, warns):
-    train(tiny_dit(), digits_like(8), TrainConfig(steps=1, batch_size=4, lr_schedule=schedule), tmp_path, progress=False)
+    train(tiny_dit(), digits_like(8), TrainConfig(steps=1, batch_size=4, lr_schedule=schedule), tmp_path,
+          progress=False)
     with caplog.at_level("WARNING", logger="skipdit_lib.training.trainer"):
         train(tiny_dit(), digits_like(8), TrainConfig(steps=2, batch_size=4, lr_schedule=schedule), tmp_path,
               progress=False)

@@ -263,35 +263,6 @@ def deep_feature_similarity(meter: FeatureChangeMeter, unit: int) -> float:
     return float(meter.cosine_map()[unit].mean())
 
 
-# ----------------------------------------------------------------------------- numbers and verdict
-
-def smoothness_comparison(drops: Mapping[str, Mapping[str, float]], deep: Mapping[str, Mapping[str, float]],
-                          base: str = "DiT", skip: str = "Skip-DiT") -> list[dict[str, Any]]:
-    """Rows of ours beside the paper: each scalar for both models and whether Skip-DiT is the smoother one.
-
-    `drops[model][step]` are similarity drops (lower = flatter), `deep[model][unit]` consecutive-step
-    cosines (higher = smoother). A tie does not count as smoother."""
-    paper = "smoother for Skip-DiT (figure only, no number)"
-    rows = []
-    for step in drops[base]:
-        ours, theirs = drops[skip][step], drops[base][step]
-        rows.append({"figure": "Fig. 2", "metric": f"similarity drop, {step} step (lower = flatter)", "paper": paper,
-                     base: theirs, skip: ours, "Skip-DiT smoother": ours < theirs})
-    for unit in deep[base]:
-        ours, theirs = deep[skip][unit], deep[base][unit]
-        rows.append({"figure": "Fig. 4", "metric": f"step-to-step cosine, {unit} block (higher = smoother)",
-                     "paper": paper, base: theirs, skip: ours, "Skip-DiT smoother": ours > theirs})
-    return rows
-
-
-def verdict_from(conditions: Mapping[str, bool]) -> str:
-    """"held" if every condition holds, "partly" if some do, "not held" if none does."""
-    if not conditions:
-        raise ValueError("give at least one condition to judge")
-    held = sum(bool(v) for v in conditions.values())
-    return "held" if held == len(conditions) else ("partly" if held else "not held")
-
-
 # ----------------------------------------------------------------------------- figures
 
 def _shared_limits(values: Sequence[torch.Tensor]) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from .hooks import CacheHook, CacheState, register_cache_method, run_units
+from .hooks import CacheHook, CacheState, register_cache_method, relative_l1, run_units
 from .skip_cache import check_branch_depth
 
 
@@ -48,11 +48,6 @@ class AdaptiveSkipCacheState(CacheState):
         self.cache: torch.Tensor | None = None
         self.reference: torch.Tensor | None = None  # output of unit B-1 at the last full step
         self.distances: list[float] = []             # drift measured at every cacheable call
-
-
-def relative_l1(a: torch.Tensor, b: torch.Tensor) -> float:
-    """mean|a - b| / mean|b| as a Python float."""
-    return ((a - b).abs().mean() / b.abs().mean().clamp_min(1e-12)).item()
 
 
 @register_cache_method(AdaptiveSkipCacheConfig)

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
 
 @dataclass(frozen=True)
 class FewerStepsConfig:
     """Run the sampler with fewer steps instead of hooking the model (not for `apply_cache`)."""
+
+    changes_sampler: ClassVar[bool] = True  # `attached` attaches nothing; the runner shortens the sampler
 
     num_steps: Optional[int] = None       # the step count to sample with
     match_speedup: Optional[float] = None  # or: base steps / this (Table 2: matched throughput of Skip-Cache)

@@ -11,8 +11,7 @@ from typing import Any
 
 import torch
 
-from .adaptive_skip_cache import relative_l1
-from .hooks import CacheHook, CacheState, register_cache_method, require_units, run_units
+from .hooks import CacheHook, CacheState, register_cache_method, relative_l1, require_units, run_units
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,20 @@ never copies the model: it replaces `forward_units` or submodule `forward`s on t
 (recorded, and undone by `remove_cache`), and it advances its `CacheState` by one step per call
 of `model(x, t, y)` through a forward pre-hook / post-hook pair that reads `t[0].item()`.
 The model references the hook as `model._skipdit_cache`; nothing else is left on the model.
+Samplers call `model.begin_sampling()` at the start of every run; the hook overrides it on the
+instance with its `reset`, so the diffusion code never needs to know about caches. Helpers several
+caches share (`relative_l1`, `attached`) live here, below every method.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
+
+from ..models.layers import run_units  # noqa: F401  (the unit loop the caches reuse)
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +100,11 @@ class CacheHook:
         self._handles.clear()
 
     def attach(self) -> None:
-        """Install the patches and the per-call step counter on the model."""
+        """Install the patches, the per-run reset and the per-call step counter on the model."""
         for name in self.eager_methods:  # wrapped here, not at import: importing dynamo is slow
             setattr(self, name, torch.compiler.disable(getattr(self, name)))
         self.install()
+        self.patch(self.model, "begin_sampling", self.reset)  # the samplers' neutral call
         self._handles.append(self.model.register_forward_pre_hook(self._pre_call, with_kwargs=True))
         self._handles.append(self.model.register_forward_hook(self._post_call))
 
@@ -112,7 +119,7 @@ class CacheHook:
         self.state.step += 1
 
     def reset(self) -> None:
-        """Reset the cache state (samplers call this through `reset_cache`)."""
+        """Reset the cache state (samplers call it through `model.begin_sampling()`)."""
         self.state.reset()
 
     def remove(self) -> None:
@@ -204,7 +211,7 @@ def remove_cache(model: nn.Module) -> None:
 
 
 def reset_cache(model: nn.Module) -> None:
-    """Reset the cache state of `model` if one is attached (samplers call this at every run start)."""
+    """Reset the cache state of `model` if one is attached (what `model.begin_sampling()` does)."""
     hook = model.__dict__.get(CACHE_ATTR)
     if hook is not None:
         hook.reset()
@@ -215,23 +222,29 @@ def get_cache(model: nn.Module) -> CacheHook | None:
     return model.__dict__.get(CACHE_ATTR)
 
 
-def run_units(model: nn.Module, h: torch.Tensor, ctx: Any, units: range, saved: dict) -> torch.Tensor:
-    """Run `units` in order with the model's skip wiring (`model.skip_map`, {consumer: source}):
-    fuse before each consumer, keep each source's output in `saved` (as `model.forward_units`)."""
-    skip_map = model.skip_map
-    sources = set(skip_map.values())
-    for i in units:
-        if i in skip_map:
-            h = model.fuse_skip(i, h, saved.pop(skip_map[i]))  # (N, T, D) deep stream first, skip second
-        h = model.run_unit(i, h, ctx)  # (N, T, D)
-        if i in sources:
-            saved[i] = h
-    return h
+@contextmanager
+def attached(model: nn.Module, config: Any) -> Iterator[Any]:
+    """`config` attached to `model` for the block, yielding the hook; None (uncached) and configs
+    that change the sampler rather than the model (`changes_sampler = True`) attach nothing."""
+    if config is None or getattr(config, "changes_sampler", False):
+        yield None
+        return
+    hook = apply_cache(model, config)
+    try:
+        yield hook
+    finally:
+        remove_cache(model)
+
+
+def relative_l1(a: torch.Tensor, b: torch.Tensor) -> float:
+    """mean|a - b| / mean|b|: the drift measure of TeaCache, First-Block-Cache and the adaptive Skip-Cache."""
+    return float((a - b).abs().mean() / b.abs().mean().clamp_min(1e-12))
 
 
 def require_units(model: nn.Module, method: str) -> None:
     """Raise TypeError when `model` lacks the unit hook points of the caching contract."""
-    missing = [a for a in ("embed", "run_unit", "head", "num_units", "forward_units", "skip_map") if not hasattr(model, a)]
+    missing = [a for a in ("embed", "run_unit", "head", "num_units", "forward_units",
+                           "skip_map") if not hasattr(model, a)]
     if missing:
         raise TypeError(f"{method} needs a model of skipdit_lib.models (missing {missing}); "
                         "see skipdit_lib/README.md, 'The contract between models and the caching harness'")

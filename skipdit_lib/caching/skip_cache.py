@@ -30,7 +30,7 @@ class SkipCacheConfig:
             raise ValueError(f"branch_depth must be >= 1 (got {self.branch_depth})")
 
 
-# Paper settings (PAPER.md section 3 and the official sampling configs); pick N with `.with_interval(n)`.
+# Paper settings (PAPER.md section 3 and the official sampling configs); pick N (and B) with skip_cache_preset.
 SKIP_CACHE_PRESETS: dict[str, SkipCacheConfig] = {
     # Paper: class-to-image DiT, B=4, no warm-up, close at t <= 20 (class-to-image/models.py DiT_cache).
     "class-to-image": SkipCacheConfig(interval=2, branch_depth=4, warmup_t=1000, stop_t=20, stop_inclusive=True),
@@ -45,11 +45,13 @@ SKIP_CACHE_PRESETS: dict[str, SkipCacheConfig] = {
 }
 
 
-def skip_cache_preset(name: str, interval: int = 2) -> SkipCacheConfig:
-    """The paper's Skip-Cache setting `name` (see SKIP_CACHE_PRESETS) with N = `interval`."""
+def skip_cache_preset(name: str, interval: int = 2, branch_depth: int | None = None) -> SkipCacheConfig:
+    """The paper's Skip-Cache setting `name` (see SKIP_CACHE_PRESETS) with N = `interval` and, when
+    given, B = `branch_depth` (models shallower than the paper's need a smaller B)."""
     if name not in SKIP_CACHE_PRESETS:
         raise ValueError(f"unknown Skip-Cache preset {name!r}; choose one of {sorted(SKIP_CACHE_PRESETS)}")
-    return replace(SKIP_CACHE_PRESETS[name], interval=interval)
+    preset = replace(SKIP_CACHE_PRESETS[name], interval=interval)
+    return preset if branch_depth is None else replace(preset, branch_depth=branch_depth)
 
 
 class SkipCacheState(CacheState):

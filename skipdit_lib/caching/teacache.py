@@ -17,8 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from .adaptive_skip_cache import relative_l1
-from .hooks import CacheHook, CacheState, apply_cache, register_cache_method, remove_cache, require_units, run_units
+from .hooks import (
+    CacheHook,
+    CacheState,
+    apply_cache,
+    register_cache_method,
+    relative_l1,
+    remove_cache,
+    require_units,
+    run_units,
+)
 
 log = logging.getLogger(__name__)
 

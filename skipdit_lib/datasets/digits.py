@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..io import atomic_save_torch
 from ..paths import DATA_DIR
-from ..results import atomic_save_torch
 
 log = logging.getLogger(__name__)
 

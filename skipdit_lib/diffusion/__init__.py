@@ -1,7 +1,15 @@
 """Gaussian diffusion (DiT recipe), timestep respacing and the DDPM / DDIM samplers."""
 from .gaussian_diffusion import GaussianDiffusion, create_diffusion, linear_betas
 from .respace import space_timesteps
-from .sampling import guided_output, sample_ddim, sample_ddpm
+from .sampling import (
+                       SamplerSettings,
+                       balanced_labels,
+                       guided_output,
+                       run_sampler,
+                       sample_ddim,
+                       sample_ddpm,
+                       start_noise,
+)
 
-__all__ = ["GaussianDiffusion", "create_diffusion", "linear_betas", "space_timesteps",
-           "guided_output", "sample_ddim", "sample_ddpm"]
+__all__ = ["GaussianDiffusion", "create_diffusion", "linear_betas", "space_timesteps", "SamplerSettings",
+           "balanced_labels", "guided_output", "run_sampler", "sample_ddim", "sample_ddpm", "start_noise"]

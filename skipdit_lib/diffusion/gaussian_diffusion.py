@@ -71,7 +71,8 @@ def discretized_gaussian_log_likelihood(x: torch.Tensor, means: torch.Tensor,
     return torch.where(x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_min, log_delta))
 
 
-def split_model_output(output: torch.Tensor, x: torch.Tensor, learn_sigma: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+def split_model_output(output: torch.Tensor, x: torch.Tensor, learn_sigma: bool) -> tuple[torch.Tensor,
+                                                                                          torch.Tensor | None]:
     """Split a model output into (eps, variance values in [-1, 1]) along the channel dim."""
     dim = channel_dim(x)
     channels = x.shape[dim]
@@ -124,7 +125,8 @@ class GaussianDiffusion:
             "posterior_variance": post_var, "posterior_log_variance_clipped": post_log_var,
             "posterior_mean_coef1": betas * np.sqrt(acp_prev) / (1.0 - acp),
             "posterior_mean_coef2": (1.0 - acp_prev) * np.sqrt(alphas) / (1.0 - acp),
-            "log_betas": np.log(betas), "fixed_large_variance": large_var, "fixed_large_log_variance": np.log(large_var),
+            "log_betas": np.log(betas), "fixed_large_variance": large_var,
+            "fixed_large_log_variance": np.log(large_var),
         }
         for name, values in tables.items():
             setattr(self, name, torch.from_numpy(np.ascontiguousarray(values)))
@@ -145,7 +147,8 @@ class GaussianDiffusion:
         return output[0] if isinstance(output, tuple) else output
 
     # ----------------------------------------------------------------- forward process
-    def q_mean_variance(self, x_start: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def q_mean_variance(self, x_start: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
+                                                                               torch.Tensor]:
         """Mean, variance and log variance of q(x_t | x_0)."""
         mean = self.extract(self.sqrt_alphas_cumprod, t, x_start) * x_start
         variance = self.extract(1.0 - self.alphas_cumprod, t, x_start)

@@ -25,7 +25,8 @@ def _parse_sections(section_counts: str | list[int]) -> list[int]:
         try:
             return [int(part) for part in section_counts.split(",")]
         except ValueError:
-            raise ValueError(f"timestep_respacing must look like '250', '10,20' or 'ddim50', got {section_counts!r}") from None
+            raise ValueError(f"timestep_respacing must look like '250', '10,20' or 'ddim50', "
+                             f"got {section_counts!r}") from None
     return [int(count) for count in section_counts]
 
 

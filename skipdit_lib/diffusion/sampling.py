@@ -1,23 +1,26 @@
 """Samplers: ancestral DDPM and DDIM, with classifier-free guidance in one batched forward.
 
-Both samplers share one loop (`_run_sampler`): reset the model's cache, draw the start noise,
+Both samplers share one loop (`_run_sampler`): tell the model a run begins (`begin_sampling`, which
+resets an attached cache), draw the start noise,
 then for every retained step from the last to 0: one guided model call, one update rule.
 `callback(step_index, t, x_t, model_output)` is called after every model call with the step
 index (0 = first denoising step), the ORIGINAL timestep t (int, 0..999), the model input x_t and
 the (guided) model output; this is how notebooks record trajectories and per-step features.
 
 Randomness comes only from `noise` / `generator` (or the global RNG when neither is given), so a
-run is deterministic given them.
+run is deterministic given them. `SamplerSettings` names a sampler run (sampler, steps, guidance)
+and `run_sampler` runs one from it; `start_noise` and `balanced_labels` make the seeded inputs
+every experiment shares.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 import torch.nn as nn
 
-from .gaussian_diffusion import GaussianDiffusion, channel_dim
-
+from .gaussian_diffusion import GaussianDiffusion, channel_dim, create_diffusion, model_learns_sigma
 
 StepCallback = Callable[[int, int, torch.Tensor, torch.Tensor], None]
 UpdateRule = Callable[..., torch.Tensor]  # (diffusion, output, x, t, clip_denoised, generator, eta) -> x_prev
@@ -94,11 +97,12 @@ def ddim_update(diffusion: GaussianDiffusion, output: torch.Tensor, x: torch.Ten
     return mean + sigma * _randn(tuple(x.shape), x, x.device, generator)  # (N, C, ...)
 
 
-def _reset_model_cache(model: nn.Module) -> None:
-    """Reset an attached Skip-Cache / baseline cache so this run starts fresh."""
-    from skipdit_lib.caching.hooks import reset_cache
-
-    reset_cache(model)
+def _begin_sampling(model: nn.Module) -> None:
+    """Tell the model a sampling run starts: `model.begin_sampling()` when it has one (the models
+    of the library do; an attached cache overrides it to reset its state)."""
+    begin = getattr(model, "begin_sampling", None)
+    if callable(begin):
+        begin()
 
 
 def _default_device(model: nn.Module) -> torch.device:
@@ -134,7 +138,7 @@ def _run_sampler(update: UpdateRule, model: nn.Module, diffusion: GaussianDiffus
     shape = tuple(shape)
     _check_inputs(shape, noise, y)
     device = torch.device(device) if device is not None else _default_device(model)
-    _reset_model_cache(model)  # every sampling run starts with an empty cache
+    _begin_sampling(model)  # every sampling run starts with an empty cache
     x = noise.to(device) if noise is not None else _randn(shape, None, device, generator)  # (N, C, ...)
     was_training = model.training
     model.eval()  # label dropout off while sampling, as upstream sample.py
@@ -176,3 +180,54 @@ def sample_ddim(model: nn.Module, diffusion: GaussianDiffusion, shape: tuple[int
     """
     return _run_sampler(ddim_update, model, diffusion, shape, y, cfg_scale, noise, generator,
                         progress, cfg_channels, device, clip_denoised, callback, eta)
+
+
+# ----------------------------------------------------------------------------- named runs
+
+SAMPLERS = ("ddim", "ddpm")
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """Which sampler run an experiment makes: hashable, so samples can be keyed by it."""
+
+    sampler: str = "ddim"          # "ddim" or "ddpm"
+    num_steps: int = 50            # Paper: DDIM-50 for text-to-video/UCF101, DDPM-250 elsewhere
+    cfg_scale: float = 1.0         # classifier-free guidance scale (1.0 = off)
+    cfg_channels: Optional[int] = None  # eps channels guided (official DiT: 3 of 4)
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        if self.num_steps < 1:
+            raise ValueError(f"num_steps must be >= 1, got {self.num_steps}")
+
+    @property
+    def label(self) -> str:
+        """"DDPM-250", "DDIM-50"."""
+        return f"{self.sampler.upper()}-{self.num_steps}"
+
+
+def run_sampler(model: nn.Module, settings: SamplerSettings, noise: torch.Tensor, y: Any,
+                num_steps: Optional[int] = None) -> torch.Tensor:
+    """One sampling run of `model` from `noise` (N, ...) with condition `y`; `num_steps` overrides
+    the settings' step count (fewer-steps baselines). DDPM's per-step noise is seeded the same for
+    every run, so two methods differ only by what they compute."""
+    steps = num_steps or settings.num_steps
+    spacing = f"ddim{steps}" if settings.sampler == "ddim" else str(steps)
+    diffusion = create_diffusion(spacing, learn_sigma=model_learns_sigma(model))
+    sample = sample_ddim if settings.sampler == "ddim" else sample_ddpm
+    generator = torch.Generator(device=noise.device).manual_seed(0)  # DDPM's per-step noise, same for all
+    return sample(model, diffusion, tuple(noise.shape), y=y, cfg_scale=settings.cfg_scale, noise=noise,
+                  generator=generator, cfg_channels=settings.cfg_channels, device=noise.device)
+
+
+def start_noise(num: int, sample_shape: Sequence[int], seed: int, device: Any = "cpu") -> torch.Tensor:
+    """Seeded start noise (num, *sample_shape), drawn on the CPU (the same on every device)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn((num, *sample_shape), generator=generator).to(device)
+
+
+def balanced_labels(num: int, num_classes: int, device: Any = "cpu") -> torch.Tensor:
+    """Class labels 0, 1, ..., num_classes - 1, 0, 1, ... (num,)."""
+    return (torch.arange(num) % num_classes).to(device)

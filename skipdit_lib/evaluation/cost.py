@@ -2,8 +2,9 @@
 
 Paper: Tables 1, 3, 4, 7-8 give TFLOPs, latency and speedup against the uncached model. Here
 every speedup is a ratio of two measurements taken in the same process run: FLOPs speedup
-(machine-independent) and wall-clock speedup (this machine), and their ratio "efficiency"
-(how much of the FLOP saving shows up as time; caching overheads and small matmuls lower it).
+(machine-independent) and wall-clock speedup (this machine), and their ratio
+`wallclock_over_flops` (how much of the FLOP saving shows up as time; caching overheads and small
+matmuls lower it). `evaluation/methods.py` builds the method tables on these.
 """
 from __future__ import annotations
 
@@ -74,50 +75,17 @@ def measure_latency(fn: Callable[[], Any], warmup: int = 2, repeats: int = 5) ->
     return {"median": statistics.median(times), "all": times}
 
 
-def measure_methods(fns: dict[str, Callable[[], Any]], warmup: int = 2, repeats: int = 5) -> dict[str, dict[str, Any]]:
-    """FLOPs and latency of every zero-argument callable, timed round-robin in this process.
+def interleaved_latencies(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 0) -> dict[str, float]:
+    """Median wall-clock seconds of every zero-argument callable, timed round-robin in this process.
 
-    Round-robin (method A, B, C, A, B, C, ...) spreads slow phases of a shared machine over all
-    methods instead of penalising whichever happens to run during them.
-    """
+    Round-robin (A, B, C, A, B, C, ...) spreads slow phases of a shared machine over every method
+    instead of penalising whichever happens to run during them."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
-    costs = {name: {"flops": count_flops(fn), "all": []} for name, fn in fns.items()}
-    for _ in range(warmup):
-        for fn in fns.values():
-            time_once(fn)
-    for _ in range(repeats):
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for r in range(warmup + repeats):
         for name, fn in fns.items():
-            costs[name]["all"].append(time_once(fn))
-    for cost in costs.values():
-        cost["median"] = statistics.median(cost["all"])
-    return costs
-
-
-def speedup_table(costs: dict[str, dict[str, Any]], baseline: str) -> "pandas.DataFrame":  # noqa: F821
-    """One row per method: FLOPs, median latency, FLOPs speedup, wall-clock speedup, efficiency.
-
-    `costs` maps method -> {"flops": int, "median": seconds} as returned by `measure_methods`
-    (measured in the same run); speedups are baseline / method, efficiency = wall / FLOPs speedup.
-    """
-    import pandas as pd
-
-    if baseline not in costs:
-        raise ValueError(f"baseline {baseline!r} is not among the measured methods {list(costs)}")
-    base = costs[baseline]
-    rows = []
-    for name, cost in costs.items():
-        flops_speedup = base["flops"] / cost["flops"] if cost["flops"] else float("nan")
-        wall_speedup = base["median"] / cost["median"]
-        rows.append({"method": name, "flops": cost["flops"], "latency_s": cost["median"],
-                     "flops_speedup": flops_speedup, "wall_speedup": wall_speedup,
-                     "efficiency": wall_speedup / flops_speedup})
-    return pd.DataFrame(rows)
-
-
-def compare_cost(fns: dict[str, Callable[[], Any]], baseline: str, warmup: int = 2,
-                 repeats: int = 5) -> "pandas.DataFrame":  # noqa: F821
-    """`speedup_table` of `measure_methods(fns)`: every ratio against `baseline` from this one run."""
-    if baseline not in fns:
-        raise ValueError(f"baseline {baseline!r} is not among the methods {list(fns)}")
-    return speedup_table(measure_methods(fns, warmup, repeats), baseline)
+            elapsed = time_once(fn)
+            if r >= warmup:
+                times[name].append(elapsed)
+    return {name: statistics.median(ts) for name, ts in times.items()}

@@ -25,8 +25,8 @@ from typing import Any, Iterator, Optional
 import torch
 import torch.nn.functional as F
 
+from ..io import atomic_save_torch
 from ..paths import CHECKPOINTS_DIR
-from ..results import atomic_save_torch
 from .classifiers import DigitClassifier
 
 log = logging.getLogger(__name__)

@@ -44,7 +44,8 @@ def ssim(reference: torch.Tensor, test: torch.Tensor) -> float:
     """Mean over frames of SSIM (11x11 Gaussian window, sigma 1.5, range 2)."""
     ref, out = as_frames(reference, test)
     if min(ref.shape[-2:]) < SSIM_KERNEL:
-        raise ValueError(f"SSIM uses an {SSIM_KERNEL}x{SSIM_KERNEL} window; frames of {tuple(ref.shape[-2:])} are too small")
+        raise ValueError(f"SSIM uses an {SSIM_KERNEL}x{SSIM_KERNEL} window; "
+                         f"frames of {tuple(ref.shape[-2:])} are too small")
     per_frame = structural_similarity_index_measure(out, ref, data_range=DATA_RANGE, reduction="none")  # (M,)
     return float(per_frame.double().mean())
 
@@ -90,7 +91,8 @@ def _lpips_input(frames: torch.Tensor) -> torch.Tensor:
     return frames.clamp(-1, 1)
 
 
-def reference_quality(reference: torch.Tensor, test: torch.Tensor, lpips_net: Optional[str] = "alex") -> dict[str, Optional[float]]:
+def reference_quality(reference: torch.Tensor, test: torch.Tensor,
+                      lpips_net: Optional[str] = "alex") -> dict[str, Optional[float]]:
     """PSNR, SSIM and LPIPS (None when unavailable or `lpips_net` is None) of `test` against `reference`."""
     return {"psnr": psnr(reference, test), "ssim": ssim(reference, test),
             "lpips": lpips(reference, test, lpips_net) if lpips_net else None}

@@ -92,6 +92,7 @@ def prompt_adherence(samples: torch.Tensor, attributes: dict[str, torch.Tensor],
     unknown = [name for name in attributes if name not in classifier.heads]
     if unknown or not attributes:
         raise ValueError(f"attributes {unknown or '(none)'} have no head; the classifier reads {classifier.head_names}")
-    scores = {name: class_accuracy(samples, target, classifier, name, batch_size) for name, target in attributes.items()}
+    scores = {name: class_accuracy(samples, target, classifier, name, batch_size) for name,
+              target in attributes.items()}
     scores["mean"] = sum(scores.values()) / len(attributes)
     return scores

@@ -1,10 +1,7 @@
-"""The logic behind the experiment notebooks that goes beyond the shared library (one file per notebook)."""
-from .class_to_image import (PEER_THRESHOLDS, C2IBench, accuracy_claim, beats_baselines_claim, cfg1_claim,
-                             delta_dit_config, dit_methods, near_lossless_claim, paper_beside_ours,
-                             skipdit_matches_dit_claim, skipdit_methods, speed_quality_figure, verdict_sentence)
+"""One module per paper experiment (its sizes, methods and claims), over a shared layer.
 
-__all__ = [
-    "PEER_THRESHOLDS", "C2IBench", "accuracy_claim", "beats_baselines_claim", "cfg1_claim", "delta_dit_config",
-    "dit_methods", "near_lossless_claim", "paper_beside_ours", "skipdit_matches_dit_claim", "skipdit_methods",
-    "speed_quality_figure", "verdict_sentence",
-]
+The shared layer: `claims.py` (verdicts, claim records, `show`), `paper.py` (the paper's numbers
+from data/paper/*.csv), `bench.py` (methods measured on models, images or videos alike) and
+`figures.py` (the speed-against-quality figure). Notebooks import an experiment module under a
+short alias (`from skipdit_lib.experiments import class_to_image as c2i`).
+"""

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional
 import torch
 from torch import nn
 
-from ..results import atomic_save_torch
+from ..io import atomic_save_torch
 from .configs import build_from_config
 
 # The only non-tensor types a checkpoint may hold: the authors' train.py stores argparse args.

@@ -6,9 +6,24 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from .layers import (AdaLNBlock, FinalLayer, LabelEmbedder, PatchEmbed, TimestepEmbedder, UnitContext,
-                     UnitModel, check_time_and_batch, fuse, init_linear_xavier, init_patch_embed,
-                     record_config, sincos_2d, skip_modules, unpatchify, zero_)
+from .layers import (
+    AdaLNBlock,
+    FinalLayer,
+    LabelEmbedder,
+    PatchEmbed,
+    TimestepEmbedder,
+    UnitContext,
+    UnitModel,
+    check_time_and_batch,
+    fuse,
+    init_linear_xavier,
+    init_patch_embed,
+    record_config,
+    sincos_2d,
+    skip_modules,
+    unpatchify,
+    zero_,
+)
 
 
 class DiT(UnitModel):

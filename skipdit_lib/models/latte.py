@@ -14,10 +14,29 @@ import torch
 from einops import rearrange, repeat
 from torch import nn
 
-from .layers import (AdaLNBlock, AdaLNSingleBlock, CaptionEmbedder, FinalLayer, LabelEmbedder, PatchEmbed,
-                     T2IFinalLayer, TimestepEmbedder, UnitContext, UnitModel, check_time_and_batch, fuse,
-                     init_linear_xavier, init_patch_embed, record_config, sincos_2d, sincos_temporal,
-                     skip_modules, split_text_condition, unpatchify, zero_)
+from .layers import (
+    AdaLNBlock,
+    AdaLNSingleBlock,
+    CaptionEmbedder,
+    FinalLayer,
+    LabelEmbedder,
+    PatchEmbed,
+    T2IFinalLayer,
+    TimestepEmbedder,
+    UnitContext,
+    UnitModel,
+    check_time_and_batch,
+    fuse,
+    init_linear_xavier,
+    init_patch_embed,
+    record_config,
+    sincos_2d,
+    sincos_temporal,
+    skip_modules,
+    split_text_condition,
+    unpatchify,
+    zero_,
+)
 
 
 class Latte(UnitModel):

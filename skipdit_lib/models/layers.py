@@ -374,15 +374,11 @@ class UnitModel(nn.Module):
 
     def forward_units(self, h: torch.Tensor, ctx: UnitContext) -> torch.Tensor:
         """Run every unit; with skips on, fuse each consumer's input with its source's output."""
-        sources = set(self.skip_map.values())
-        saved: dict[int, torch.Tensor] = {}
-        for i in range(self.num_units):
-            if i in self.skip_map:
-                h = self.fuse_skip(i, h, saved.pop(self.skip_map[i]))  # (N', T, D)
-            h = self.run_unit(i, h, ctx)  # (N', T, D)
-            if i in sources:
-                saved[i] = h
-        return h
+        return run_units(self, h, ctx, range(self.num_units), {})  # (N', T, D)
+
+    def begin_sampling(self) -> None:
+        """Called by the samplers at the start of every sampling run; a no-op here, an attached
+        cache overrides it on the instance to reset its state (so diffusion/ never imports caching/)."""
 
     def units_modules(self) -> list[dict[str, list[nn.Module]]]:
         """Per unit: {"attn": [...], "mlp": [...], "cross_attn": [...]} submodules to wrap."""
@@ -393,6 +389,20 @@ class UnitModel(nn.Module):
         """The attention, MLP and cross-attention submodules of some blocks."""
         cross = [b.cross_attn for b in blocks if getattr(b, "cross_attn", None) is not None]
         return {"attn": [b.attn for b in blocks], "mlp": [b.mlp for b in blocks], "cross_attn": cross}
+
+
+def run_units(model: UnitModel, h: torch.Tensor, ctx: Any, units: range, saved: dict) -> torch.Tensor:
+    """Run `units` in order with the model's skip wiring (`model.skip_map`, {consumer: source}):
+    fuse before each consumer, keep each source's output in `saved` until its consumer takes it."""
+    skip_map = model.skip_map
+    sources = set(skip_map.values())
+    for i in units:
+        if i in skip_map:
+            h = model.fuse_skip(i, h, saved.pop(skip_map[i]))  # (N', T, D) deep stream first, skip second
+        h = model.run_unit(i, h, ctx)  # (N', T, D)
+        if i in sources:
+            saved[i] = h
+    return h
 
 
 def record_config(family: str, arguments: dict[str, Any]) -> dict[str, Any]:

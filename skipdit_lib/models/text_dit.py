@@ -13,9 +13,24 @@ from typing import Any
 import torch
 from torch import nn
 
-from .layers import (AdaLNSingleBlock, CaptionEmbedder, PatchEmbed, T2IFinalLayer, TimestepEmbedder,
-                     UnitContext, UnitModel, check_time_and_batch, fuse, init_linear_xavier,
-                     init_patch_embed, record_config, sincos_2d, split_text_condition, unpatchify, zero_)
+from .layers import (
+    AdaLNSingleBlock,
+    CaptionEmbedder,
+    PatchEmbed,
+    T2IFinalLayer,
+    TimestepEmbedder,
+    UnitContext,
+    UnitModel,
+    check_time_and_batch,
+    fuse,
+    init_linear_xavier,
+    init_patch_embed,
+    record_config,
+    sincos_2d,
+    split_text_condition,
+    unpatchify,
+    zero_,
+)
 
 
 class TextDiT(UnitModel):

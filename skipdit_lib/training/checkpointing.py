@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from skipdit_lib.results import atomic_save_torch
+from skipdit_lib.io import atomic_save_torch
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from torch.utils.data import Dataset, TensorDataset
 
 from .trainer import TrainConfig, train
 
-
 _MODEL_OVERRIDES = ("depth", "hidden_size", "num_heads", "class_dropout_prob")
 
 

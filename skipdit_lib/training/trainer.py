@@ -23,10 +23,9 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
 from skipdit_lib.diffusion.gaussian_diffusion import GaussianDiffusion, create_diffusion, model_learns_sigma
-from skipdit_lib.results import atomic_write_text
+from skipdit_lib.io import atomic_write_text
 
-from .checkpointing import (latest_checkpoint, load_train_checkpoint, rng_state, save_train_checkpoint,
-                            set_rng_state)
+from .checkpointing import latest_checkpoint, load_train_checkpoint, rng_state, save_train_checkpoint, set_rng_state
 from .data_order import StepBatchSampler, step_seed
 from .distributed import DistContext, all_reduce_mean, barrier, setup_distributed, wrap_data_parallel
 from .ema import create_ema, update_ema
@@ -52,10 +51,10 @@ class TrainConfig:
     ema_decay: float = 0.9999                 # Paper: DiT recipe 0.9999 (text-to-video: 0.99985)
     grad_clip: float | None = None            # clip the global grad norm to this (None: no clipping, as DiT)
     warmup_steps: int = 0                     # linear lr warm-up steps (Paper, text-to-video: 100)
-    lr_schedule: str = "constant"             # after warm-up: "constant" (Paper, DiT recipe) or "cosine" decay to min_lr
+    lr_schedule: str = "constant"             # after warm-up: "constant" (Paper: DiT) or "cosine" decay to min_lr
     min_lr: float = 0.0                       # the lr the cosine schedule ends at, on the last step
-    decay_steps: int = 0                      # cosine: decay over the last K steps only, constant before (0: all after warm-up)
-    ema_warmup: bool = False                  # decay min(ema_decay, (1+k)/(10+k)) at update k, so short runs forget the init
+    decay_steps: int = 0                      # cosine: decay over the last K steps only (0: all after warm-up)
+    ema_warmup: bool = False                  # decay min(ema_decay, (1+k)/(10+k)) at update k (short runs)
     max_grad_norm_skip: float | None = None   # skip the update when grad norm > this (Paper, text-to-video: 0.02)
     skip_nonfinite: bool = True               # skip the update on a NaN/inf grad norm (False: raise)
     checkpoint_every: int = 0                 # write a checkpoint every K steps (0: only at the end)
@@ -185,7 +184,8 @@ def _should_skip(grad_norm: float, step: int, config: TrainConfig) -> bool:
     """Whether to drop this update (T2V recipe: NaN or grad norm above a threshold)."""
     if not math.isfinite(grad_norm):
         if not config.skip_nonfinite:
-            raise FloatingPointError(f"non-finite gradient norm at step {step}; set skip_nonfinite=True to skip such steps")
+            raise FloatingPointError(f"non-finite gradient norm at step {step}; "
+                                     "set skip_nonfinite=True to skip such steps")
         return True
     return config.max_grad_norm_skip is not None and grad_norm > config.max_grad_norm_skip
 
