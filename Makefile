@@ -1,5 +1,7 @@
 # The two commands of the README: `make reproduce` (every notebook at the cpu profile) and
-# `make test` (unit tests plus every notebook at the smoke profile). Both set up .venv first.
+# `make test` (lint, unit tests, every notebook at the smoke profile through papermill and through
+# nbval). `make test-slow` is the slower tier: committed cpu numbers rerun within a tolerance.
+# All of them set up .venv first.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +9,7 @@ STAMP := $(VENV)/.skipdit-installed
 PROFILE ?= cpu
 ONLY ?=
 
-.PHONY: reproduce test lab summary benchmark strip-notebooks clean-venv
+.PHONY: reproduce test test-slow lint nbval lab summary benchmark strip-notebooks clean-venv
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,8 +23,22 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 reproduce: $(STAMP)
 	$(PY) -m skipdit_lib.run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY),)
 
-test: $(STAMP)
-	$(PY) -m pytest
+test: lint $(STAMP)
+	$(PY) -m pytest -m "not slow"
+	$(MAKE) --no-print-directory nbval
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# The notebooks checked as a user's CI would: nbval runs each in place at the smoke profile (taken
+# from SKIPDIT_PROFILE by the parameters cell), writing its results to a temporary folder.
+nbval: $(STAMP)
+	results=$$(mktemp -d) && SKIPDIT_PROFILE=smoke SKIPDIT_RESULTS_DIR=$$results \
+		$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks/; \
+		status=$$?; rm -rf $$results; exit $$status
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=.

@@ -29,7 +29,7 @@ def provenance(device: str | None = None) -> dict[str, Any]:
     import torch
 
     return {
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "platform": platform.platform(),
@@ -39,12 +39,13 @@ def provenance(device: str | None = None) -> dict[str, Any]:
     }
 
 
-def _git_commit() -> str:
-    """The commit of the working tree, with '+dirty' when it has uncommitted changes."""
+def git_commit(root: str | os.PathLike = REPO_ROOT) -> str:
+    """The commit of the working tree, '+dirty' when its code (anything outside results/) has uncommitted changes."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, check=True)
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        # results/ is left out: a run rewrites its own committed figures before it records the commit.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
+                               cwd=root, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")

@@ -13,7 +13,8 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+import statistics
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -39,18 +40,43 @@ class ZooRecipe:
     data: Mapping[str, Any]          # the dataset: {"kind": ..., loader arguments}
     weights: str = "ema"             # which weight set get_model returns: "model" (final) or "ema"
     released: Optional[str] = None   # the authors' checkpoint file to load instead of training
+    # Continued training from another zoo model of the same profile (its recipe key enters this one's):
+    parent: Optional[str] = None     # the zoo model to start from (None: a fresh, seeded init)
+    parent_weights: str = "model"    # which of the parent's weight sets to start from
+    convert: Optional[str] = None    # "skip": start from the parent's skip twin (models/conversion.py)
+    init: str = "default"            # how the twin's new skip modules start (conversion.SKIP_INITS)
+    stages: tuple[Mapping[str, Any], ...] = ()  # TrainConfig fields per stage, over `train` (): one stage
+    stage_start: str = "model"       # a later stage starts from the previous one's "model" or "ema"
+    grad_skip_factor: Optional[float] = None  # skip an update whose grad norm > this x the start's median norm
 
     def __post_init__(self) -> None:
+        from .models.conversion import SKIP_INITS
+        from .training import STAGE_STARTS
+
+        checks = {"weights": (self.weights, WEIGHTS), "parent_weights": (self.parent_weights, WEIGHTS),
+                  "convert": (self.convert, (None, "skip")), "init": (self.init, SKIP_INITS),
+                  "stage_start": (self.stage_start, STAGE_STARTS)}
+        for name, (value, allowed) in checks.items():
+            if value not in allowed:
+                raise ValueError(f"ZooRecipe.{name} must be one of {allowed}, got {value!r}")
+        if self.convert and not self.parent:
+            raise ValueError("ZooRecipe.convert needs a parent model to convert")
+        self.train_configs()  # an unknown or ill-typed training field is an error here, not mid-run
+
+    def train_configs(self) -> list[Any]:
+        """The TrainConfig of every stage (one when `stages` is empty)."""
         from .training import TrainConfig
 
-        if self.weights not in WEIGHTS:
-            raise ValueError(f"weights must be one of {WEIGHTS}, got {self.weights!r}")
-        TrainConfig(**self.train)  # an unknown or ill-typed training field is an error here, not mid-run
+        return [TrainConfig(**{**self.train, **stage}) for stage in (self.stages or ({},))]
 
-    def key_fields(self) -> dict[str, Any]:
+    def key_fields(self, parent_key: Optional[str] = None) -> dict[str, Any]:
         """Everything that defines the training run (not which of its weights is used): what the key hashes."""
         fields = {"base": self.base, "overrides": dict(self.overrides), "train": dict(self.train),
                   "data": dict(self.data)}
+        if self.parent:  # only recipes with a parent carry these, so older keys stay what they were
+            fields.update(parent=self.parent, parent_key=parent_key, parent_weights=self.parent_weights,
+                          convert=self.convert, init=self.init, stages=[dict(s) for s in self.stages],
+                          stage_start=self.stage_start, grad_skip_factor=self.grad_skip_factor)
         return {**fields, **({"released": self.released} if self.released else {})}
 
     def skip_twin(self) -> "ZooRecipe":
@@ -71,7 +97,7 @@ _DIGITS_16 = {"kind": "digits", "resolution": 16}
 _DIT_C2I = {
     "smoke": ZooRecipe("DiT-S/4-digits", {**_DIGITS_DIT, "depth": 4, "hidden_size": 32, "num_heads": 2},
                        {**_SHORT_RUN, "steps": 30, "batch_size": 32, "warmup_steps": 3, "decay_steps": 8,
-                        "ema_decay": 0.9}, _DIGITS_16, weights="model"),
+                        "ema_decay": 0.9, "checkpoint_every": 10}, _DIGITS_16, weights="model"),
     "cpu": ZooRecipe("DiT-S/4-digits", {**_DIGITS_DIT, "depth": 8, "hidden_size": 128, "num_heads": 4},
                      {**_SHORT_RUN, "steps": 2400, "batch_size": 64, "ema_decay": 0.999, "checkpoint_every": 400},
                      _DIGITS_16, weights="model"),
@@ -80,10 +106,38 @@ _DIT_C2I = {
                      {"steps": 50000, "batch_size": 256, "lr": 1e-4, "ema_decay": 0.9999},
                      {"kind": "digits", "resolution": 28}),
 }
+# Continued pre-training (notebook 02): the trained dit-c2i goes on for 900 more steps (37.5% of its 2,400)
+# three ways: converted to Skip-DiT with the authors' skip init (PyTorch defaults) or ours (least-squares
+# pass-through), stage 1 the skip modules only, stage 2 everything; and, as the control, unchanged.
+# Paper (text-to-video): AdamW 1e-4 constant, EMA 0.99985, an update skipped when its grad norm is above 0.02
+# or NaN, stage 2 from stage 1's EMA. Differs from the paper: lr 1e-3 after a 50-step warm-up (our parent
+# trained at 4e-3), EMA 0.999, and the skip threshold calibrated on the model being trained: 10x the median
+# grad norm of GRAD_PROBE_BATCHES probe batches of its starting point (0.02 would skip every update here).
+GRAD_PROBE_BATCHES = 20
+_CPT_STEPS = {"smoke": (3, 6), "cpu": (300, 600), "gpu": (3000, 6000)}  # (stage 1, stage 2) steps
+
+
+def _continued(profile: str, convert: Optional[str], init: str = "default") -> ZooRecipe:
+    """A continued-training recipe on dit-c2i at `profile` (a Skip-DiT conversion, or the plain control)."""
+    parent = _DIT_C2I[profile]
+    stage1, stage2 = _CPT_STEPS[profile]
+    train = {"lr": 1e-3, "warmup_steps": min(50, stage1), "grad_clip": 1.0, "batch_size": parent.train["batch_size"],
+             "ema_decay": 0.999, "ema_warmup": True, "checkpoint_every": max(1, (stage1 + stage2) // 9)}
+    if convert is None:  # the control: the same DiT trained on for as many steps, everything trainable
+        return ZooRecipe(parent.base, parent.overrides, {**train, "steps": stage1 + stage2, "seed": 1}, parent.data,
+                         weights="model", parent="dit-c2i", grad_skip_factor=10.0)
+    stages = ({"steps": stage1, "trainable": "skip_only", "seed": 1}, {"steps": stage2, "trainable": "all", "seed": 2})
+    return ZooRecipe(parent.base + "-skip", parent.overrides, train, parent.data, weights="model", parent="dit-c2i",
+                     convert=convert, init=init, stages=stages, stage_start="ema", grad_skip_factor=10.0)
+
+
 ZOO: dict[str, dict[str, ZooRecipe]] = {  # zoo model -> profile -> recipe (recipes are frozen)
     "dit-c2i": _DIT_C2I,
     # Skip-DiT twins: identical sizes, recipe and data, skip branches on.
     "skipdit-c2i": {p: r.skip_twin() for p, r in _DIT_C2I.items()},
+    "dit-c2i-continued": {p: _continued(p, None) for p in _DIT_C2I},
+    "skipdit-c2i-cpt": {p: _continued(p, "skip") for p in _DIT_C2I},
+    "skipdit-c2i-cpt-lstsq": {p: _continued(p, "skip", "lstsq") for p in _DIT_C2I},
 }
 
 
@@ -95,16 +149,20 @@ def get_recipe(name: str, profile: str) -> ZooRecipe:
     return ZOO[name][profile]
 
 
-def recipe_key(recipe: ZooRecipe) -> str:
-    """A short hash of everything that defines the training run (not which of its weights is used)."""
-    text = json.dumps(recipe.key_fields(), sort_keys=True, default=str)
+def recipe_key(recipe: ZooRecipe, profile: Optional[str] = None) -> str:
+    """A short hash of everything that defines the training run (not which of its weights is used);
+    a recipe with a parent hashes the parent's key too (`profile` names where to find the parent)."""
+    if recipe.parent and profile is None:
+        raise ValueError("the key of a recipe with a parent needs the profile its parent is looked up in")
+    parent_key = recipe_key(get_recipe(recipe.parent, profile), profile) if recipe.parent else None
+    text = json.dumps(recipe.key_fields(parent_key), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def model_folder(name: str, profile: str, root: str | os.PathLike | None = None) -> Path:
     """Where zoo model `name` at `profile` keeps its checkpoints."""
     recipe = get_recipe(name, profile)
-    return Path(root or CHECKPOINTS_DIR) / f"{name.replace('/', '-')}-{profile}-{recipe_key(recipe)}"
+    return Path(root or CHECKPOINTS_DIR) / f"{name.replace('/', '-')}-{profile}-{recipe_key(recipe, profile)}"
 
 
 def build_dataset(data: Mapping[str, Any], root: str | os.PathLike | None = None) -> torch.utils.data.Dataset:
@@ -145,6 +203,91 @@ def initial_model(recipe: ZooRecipe, overrides: Mapping[str, Any] | None = None)
         return create_model(recipe.base, **{**recipe.overrides, **(overrides or {})})
 
 
+def child_initial_model(recipe: ZooRecipe, profile: str, root: str | os.PathLike | None,
+                        dataset: torch.utils.data.Dataset, data_root: str | os.PathLike | None = None) -> nn.Module:
+    """The starting point of a recipe with a parent: the parent's weights, converted to its skip twin
+    when `convert="skip"` (the new modules seeded by the recipe's training seed)."""
+    from .models import load_model
+    from .models.conversion import to_skip_model
+
+    get_model(recipe.parent, profile, root, data_root=data_root, progress=False)  # trains the parent if missing
+    parent = load_model(model_folder(recipe.parent, profile, root) / FINAL_NAME, key=recipe.parent_weights)
+    if recipe.convert != "skip":
+        return parent
+    seed = recipe.train.get("seed", 0)
+    calibration = calibration_batch(parent, dataset, seed) if recipe.init == "lstsq" else None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return to_skip_model(parent, recipe.init, calibration)
+
+
+def grad_skip_threshold(recipe: ZooRecipe, model: nn.Module,
+                        dataset: torch.utils.data.Dataset) -> tuple[Optional[float], list[float]]:
+    """The recipe's update-skip threshold (grad_skip_factor x the median grad norm of the starting model on
+    GRAD_PROBE_BATCHES seeded probe batches, first stage's trainable parameters) and the probe's norms.
+
+    Deterministic given the recipe, so a resumed run skips by the same threshold."""
+    from .training import gradient_norms
+
+    if recipe.grad_skip_factor is None:
+        return None, []
+    norms = gradient_norms(model, dataset, recipe.train_configs()[0], GRAD_PROBE_BATCHES)
+    threshold = recipe.grad_skip_factor * statistics.median(norms)
+    log.info("update-skip threshold %.4g (%gx the median of %d probe grad norms)", threshold,
+             recipe.grad_skip_factor, len(norms))
+    return threshold, norms
+
+
+def calibration_batch(model: nn.Module, dataset: torch.utils.data.Dataset, seed: int,
+                      num: int = 256) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """(x_t, t, y): `num` training samples noised at uniform timesteps, all seeded (for the lstsq skip init)."""
+    from .diffusion import create_diffusion
+    from .diffusion.gaussian_diffusion import model_learns_sigma
+    from .training.trainer import split_batch
+
+    gen = torch.Generator().manual_seed(seed)
+    index = torch.randperm(len(dataset), generator=gen)[:num].tolist()
+    x0, y = split_batch(torch.utils.data.default_collate([dataset[i] for i in index]))
+    diffusion = create_diffusion(None, learn_sigma=model_learns_sigma(model))
+    t = torch.randint(diffusion.num_timesteps, (len(x0),), generator=gen)
+    return diffusion.q_sample(x0, t, torch.randn(x0.shape, generator=gen)), t, y
+
+
+def training_log(name: str, profile: str, root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The loss log of zoo model `name`, every stage in order, with "stage" and a running "step"."""
+    folder, rows, offset = model_folder(name, profile, root), [], 0
+    recipe = get_recipe(name, profile)
+    runs = [folder / f"stage{k}" for k in range(1, len(recipe.stages) + 1)] if recipe.stages else [folder]
+    for stage, (run, config) in enumerate(zip(runs, recipe.train_configs()), start=1):
+        lines = (run / "train_log.jsonl").read_text().splitlines() if (run / "train_log.jsonl").exists() else []
+        rows += [{**row, "stage": stage, "step": offset + row["step"]} for row in map(json.loads, lines)]
+        offset += config.steps
+    return rows
+
+
+def checkpoints(name: str, profile: str, root: str | os.PathLike | None = None) -> dict[int, Path]:
+    """{step: file} of the training checkpoints kept for zoo model `name` (recipe `checkpoint_every`)."""
+    from .training import list_checkpoints
+
+    if get_recipe(name, profile).stages:
+        raise ValueError(f"{name} trains in stages; its checkpoints are per stage under "
+                         f"{model_folder(name, profile, root)}")
+    return list_checkpoints(model_folder(name, profile, root))
+
+
+def checkpoint_model(path: str | os.PathLike, weights: str = "model") -> nn.Module:
+    """The model of one training checkpoint, with its final (`"model"`) or moving-average (`"ema"`) weights."""
+    from .models import build_from_config
+    from .training import load_train_checkpoint
+
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
+    state = load_train_checkpoint(path)
+    model = build_from_config(dict(state["args"]))
+    model.load_state_dict(state[weights])
+    return model.eval()
+
+
 def get_model(name: str, profile: str, root: str | os.PathLike | None = None, device: str = "cpu",
               train_if_missing: bool = True, progress: bool = True,
               data_root: str | os.PathLike | None = None) -> nn.Module:
@@ -157,7 +300,7 @@ def get_model(name: str, profile: str, root: str | os.PathLike | None = None, de
     folder (default data/).
     """
     from .models import load_model, save_checkpoint
-    from .training import TrainConfig, train
+    from .training import train, train_in_stages
 
     recipe = get_recipe(name, profile)
     folder = model_folder(name, profile, root)
@@ -170,9 +313,15 @@ def get_model(name: str, profile: str, root: str | os.PathLike | None = None, de
         raise FileNotFoundError(f"{final} does not exist; call get_model({name!r}, {profile!r}) to train it")
     else:
         log.info("training %s (%s profile) into %s", name, profile, folder)
-        model = initial_model(recipe)
-        ema = train(model, build_dataset(recipe.data, data_root), TrainConfig(**recipe.train), out_dir=folder,
-                    progress=progress)  # trains `model` in place (resuming if interrupted), returns the EMA
+        dataset = build_dataset(recipe.data, data_root)
+        model = (child_initial_model(recipe, profile, root, dataset, data_root) if recipe.parent
+                 else initial_model(recipe))
+        threshold, _ = grad_skip_threshold(recipe, model, dataset)
+        configs = [replace(c, max_grad_norm_skip=threshold) if threshold else c for c in recipe.train_configs()]
+        if recipe.stages:
+            ema = train_in_stages(model, dataset, configs, folder, progress=progress, stage_start=recipe.stage_start)
+        else:  # trains `model` in place (resuming if interrupted), returns the EMA
+            ema = train(model, dataset, configs[0], out_dir=folder, progress=progress)
         save_checkpoint(final, model, ema=ema, extra={"zoo": {"name": name, "profile": profile,
                                                               "recipe": asdict(recipe)}})
         model = model if recipe.weights == "model" else ema

@@ -265,3 +265,26 @@ def test_bad_inputs_raise_helpful_errors():
         GaussianDiffusion(np.array([0.5, 1.5]))
     with pytest.raises(ValueError, match="noise has shape"):
         sample_ddpm(RecordingModel(), create_diffusion("ddim5"), (1, 1, 4, 4), noise=torch.zeros(2, 1, 4, 4))
+
+
+def test_the_noise_stream_does_not_depend_on_the_device(monkeypatch):
+    """Every draw of the samplers comes from a CPU stream and is then moved: same seed, same samples anywhere."""
+    from skipdit_lib.diffusion import sampling
+
+    drawn_on = []
+    real_randn = torch.randn
+
+    def spy(*args, **kwargs):
+        drawn_on.append(torch.device(kwargs.get("device") or "cpu"))
+        return real_randn(*args, **{**kwargs, "device": "cpu"})
+
+    monkeypatch.setattr(sampling.torch, "randn", spy)
+    meta = torch.device("meta")  # stands in for an accelerator: the values must not be drawn there
+    for generator in (None, torch.Generator().manual_seed(0)):
+        out = sampling._randn((2, 3), None, meta, generator)
+        assert out.device == meta
+    assert drawn_on == [torch.device("cpu")] * 2
+    noise = torch.randn(1, 1, 4, 4)
+    drawn_on.clear()
+    sampling.run_sampler(RecordingModel(), sampling.SamplerSettings("ddpm", 3), noise, None)
+    assert drawn_on and set(drawn_on) == {torch.device("cpu")}

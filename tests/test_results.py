@@ -98,3 +98,23 @@ def test_metrics_json_is_standard_json(tmp_path):
 def test_atomic_files_get_ordinary_permissions(tmp_path):
     path = io.atomic_write_text("x", tmp_path / "a.txt")
     assert path.stat().st_mode & 0o644 == 0o644
+
+
+def test_the_recorded_commit_is_dirty_only_for_code_changes(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results" / "metrics.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    clean = results.git_commit(tmp_path)
+    assert len(clean) == 40
+    (tmp_path / "results" / "metrics.json").write_text('{"a": 1}\n')  # what a run does to its own results
+    assert results.git_commit(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert results.git_commit(tmp_path) == clean + "+dirty"

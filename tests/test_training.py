@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
-from torch.utils.data import Dataset, TensorDataset
+from interruption import FailingDataset
+from torch.utils.data import TensorDataset
 
 from skipdit_lib import models  # noqa: E402
 from skipdit_lib.training import (
@@ -40,22 +41,6 @@ def tiny_dit(seed: int = 0, name: str = "DiT-S/4-digits", **overrides) -> nn.Mod
 def digits_like(n: int = 24, seed: int = 0) -> TensorDataset:
     g = torch.Generator().manual_seed(seed)
     return TensorDataset(torch.rand(n, 1, 16, 16, generator=g) * 2 - 1, torch.randint(0, 10, (n,), generator=g))
-
-
-class FailingDataset(Dataset):
-    """Raises after `limit` item reads: an interruption in the middle of a run."""
-
-    def __init__(self, base: Dataset, limit: int) -> None:
-        self.base, self.limit, self.reads = base, limit, 0
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i):
-        self.reads += 1
-        if self.reads > self.limit:
-            raise KeyboardInterrupt("simulated interruption")
-        return self.base[i]
 
 
 def run_in_own_session(command: list[str], env: dict, timeout: float) -> tuple[int, str]:
@@ -263,3 +248,27 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
     assert worst < 1e-6 and worst_ema < 1e-6, (worst, worst_ema)
     # The update changed the weights (so the comparison is not trivially of the initial weights).
     assert (ddp["model"]["blocks.0.attn.qkv.weight"] - cli.build_model(args).blocks[0].attn.qkv.weight).abs().max() > 0
+
+
+def test_stages_can_start_from_the_previous_stages_ema(tmp_path):
+    # Stage 2 at lr 0 cannot move the weights, so the model it returns is the one it started from.
+    stage1 = TrainConfig(steps=3, batch_size=4, ema_decay=0.5, seed=1)
+    frozen = TrainConfig(steps=1, batch_size=4, lr=0.0, ema_decay=0.5, seed=2)
+    model = tiny_dit(name="DiT-S/4-digits-skip")
+    ema1 = train(model, digits_like(8), stage1, tmp_path / "alone", progress=False)
+    staged = tiny_dit(name="DiT-S/4-digits-skip")
+    train_in_stages(staged, digits_like(8), [stage1, frozen], tmp_path / "staged", progress=False, stage_start="ema")
+    assert all(torch.equal(v, staged.state_dict()[k]) for k, v in ema1.state_dict().items())
+    with pytest.raises(ValueError, match="stage_start"):
+        train_in_stages(staged, digits_like(8), [stage1], tmp_path / "x", progress=False, stage_start="best")
+
+
+def test_gradient_norms_probe_without_updating():
+    from skipdit_lib.training import gradient_norms
+
+    model = tiny_dit(name="DiT-S/4-digits-skip")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    norms = gradient_norms(model, digits_like(8), TrainConfig(batch_size=4), batches=3)  # adaLN-zero: skip grads 0
+    assert len(norms) == 3 and all(n > 0 for n in norms)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert all(p.grad is None for p in model.parameters())

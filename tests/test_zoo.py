@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from interruption import FailingDataset
 
 from skipdit_lib import zoo
 from skipdit_lib.profiles import PROFILES
@@ -81,3 +82,80 @@ def test_training_does_not_depend_on_the_callers_random_state(tiny_zoo, tmp_path
         torch.manual_seed(caller_seed)
         assert torch.equal(after, torch.rand(1))  # the caller's stream is left where it was
     assert all(torch.equal(v, models[1].state_dict()[k]) for k, v in models[0].state_dict().items())
+
+
+def cpt_recipe(init: str = "default", stage2_lr: float | None = None) -> zoo.ZooRecipe:
+    stages = ({"steps": 2, "trainable": "skip_only", "seed": 1},
+              {"steps": 3, "trainable": "all", "seed": 2, **({"lr": stage2_lr} if stage2_lr is not None else {})})
+    train = {**TINY.train, "checkpoint_every": 1, "log_every": 1}
+    return zoo.ZooRecipe(TINY.base + "-skip", TINY.overrides, train, TINY.data, weights="model", parent="tiny-ema",
+                         convert="skip", init=init, stages=stages, stage_start="ema")
+
+
+@pytest.fixture
+def family_zoo(monkeypatch, tiny_zoo):
+    monkeypatch.setitem(zoo.ZOO, "tiny-cpt", {"smoke": cpt_recipe()})
+    monkeypatch.setitem(zoo.ZOO, "tiny-cpt-lstsq", {"smoke": cpt_recipe("lstsq")})
+
+
+def test_a_childs_key_carries_its_parents(family_zoo, monkeypatch):
+    before = zoo.model_folder("tiny-cpt", "smoke").name
+    assert zoo.model_folder("tiny-cpt-lstsq", "smoke").name.split("-")[-1] != before.split("-")[-1]
+    monkeypatch.setitem(zoo.ZOO, "tiny-ema", {"smoke": zoo.ZooRecipe(TINY.base, TINY.overrides,
+                                                                     {**TINY.train, "steps": 4}, TINY.data)})
+    assert zoo.model_folder("tiny-cpt", "smoke").name != before  # a retrained parent makes a new child
+    with pytest.raises(ValueError, match="needs a parent"):
+        zoo.ZooRecipe(TINY.base, TINY.overrides, TINY.train, TINY.data, convert="skip")
+    with pytest.raises(ValueError, match="needs the profile"):
+        zoo.recipe_key(cpt_recipe())
+
+
+def test_staged_child_trains_from_its_converted_parent_and_logs_every_stage(family_zoo, tmp_path):
+    kw = dict(root=tmp_path / "ckpt", data_root=tmp_path / "data", progress=False)
+    child = zoo.get_model("tiny-cpt", "smoke", **kw)
+    parent = zoo.get_model("tiny-ema", "smoke", **kw, train_if_missing=False)
+    assert child.skip and not parent.skip
+    log = zoo.training_log("tiny-cpt", "smoke", tmp_path / "ckpt")
+    assert [(r["stage"], r["step"]) for r in log] == [(1, 1), (1, 2), (2, 3), (2, 4), (2, 5)]
+    folder = zoo.model_folder("tiny-cpt", "smoke", tmp_path / "ckpt")
+    assert sorted(p.name for p in folder.iterdir()) == ["model.pt", "stage1", "stage2"]
+    with pytest.raises(ValueError, match="trains in stages"):
+        zoo.checkpoints("tiny-cpt", "smoke", tmp_path / "ckpt")
+
+
+def test_stage_two_starts_from_stage_ones_ema(monkeypatch, tiny_zoo, tmp_path):
+    # With lr 0 in stage 2 the weights cannot move: the final model is exactly what stage 2 started from.
+    monkeypatch.setitem(zoo.ZOO, "tiny-frozen2", {"smoke": cpt_recipe(stage2_lr=0.0)})
+    final = zoo.get_model("tiny-frozen2", "smoke", root=tmp_path, data_root=tmp_path / "data", progress=False)
+    from skipdit_lib.training import latest_checkpoint, load_train_checkpoint
+
+    stage1 = load_train_checkpoint(latest_checkpoint(zoo.model_folder("tiny-frozen2", "smoke", tmp_path) / "stage1"))
+    assert all(torch.equal(v, stage1["ema"][k]) for k, v in final.state_dict().items())
+    assert any(not torch.equal(v, stage1["model"][k]) for k, v in final.state_dict().items())
+
+
+@pytest.mark.parametrize("reads", [2 * 4 + 1, 3 * 4 + 2])  # dies in stage 1's last step, or in stage 2's second
+def test_interrupted_staged_training_resumes_to_the_same_weights(family_zoo, tmp_path, monkeypatch, reads):
+    kw = dict(data_root=tmp_path / "data", progress=False)
+    straight = zoo.get_model("tiny-cpt-lstsq", "smoke", root=tmp_path / "straight", **kw)
+    zoo.get_model("tiny-ema", "smoke", root=tmp_path / "resumed", **kw)  # the parent, trained beforehand
+    build = zoo.build_dataset
+    monkeypatch.setattr(zoo, "build_dataset", lambda data, root=None: FailingDataset(build(data, root), reads))
+    with pytest.raises(KeyboardInterrupt):
+        zoo.get_model("tiny-cpt-lstsq", "smoke", root=tmp_path / "resumed", **kw)
+    monkeypatch.setattr(zoo, "build_dataset", build)
+    torch.manual_seed(123)  # the caller's random state must not matter
+    resumed = zoo.get_model("tiny-cpt-lstsq", "smoke", root=tmp_path / "resumed", **kw)
+    assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in straight.state_dict().items())
+
+
+def test_kept_checkpoints_load_as_models(tiny_zoo, tmp_path, monkeypatch):
+    kept_recipe = zoo.ZooRecipe(TINY.base, TINY.overrides, {**TINY.train, "checkpoint_every": 1}, TINY.data)
+    monkeypatch.setitem(zoo.ZOO, "tiny-kept", {"smoke": kept_recipe})
+    final = zoo.get_model("tiny-kept", "smoke", root=tmp_path, data_root=tmp_path / "data", progress=False)
+    kept = zoo.checkpoints("tiny-kept", "smoke", tmp_path)
+    assert list(kept) == [1, 2, 3]
+    last = zoo.checkpoint_model(kept[3], "ema")
+    assert all(torch.equal(v, last.state_dict()[k]) for k, v in final.state_dict().items())
+    with pytest.raises(ValueError, match="weights must be one of"):
+        zoo.checkpoint_model(kept[3], "best")

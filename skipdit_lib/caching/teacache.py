@@ -46,31 +46,6 @@ class TeaCacheConfig:
             raise ValueError("coefficients must hold at least one polynomial coefficient")
 
 
-def modulated_input(model: nn.Module, h: torch.Tensor, ctx: Any) -> torch.Tensor:
-    """The first block's timestep-modulated input norm1(h) * (1 + scale) + shift.
-
-    Uses `model.modulated_input(h, ctx)` when the model provides it; otherwise the upstream DiT
-    block layout (`adaLN_modulation` on ctx.c, or PixArt `scale_shift_table` on ctx.c)."""
-    if hasattr(model, "modulated_input"):
-        return model.modulated_input(h, ctx)
-    block = first_block(model)
-    if hasattr(block, "adaLN_modulation"):
-        shift, scale = block.adaLN_modulation(ctx.c).chunk(6, dim=1)[:2]  # 2 x (N', D)
-        return block.norm1(h) * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)  # (N', T, D)
-    table = block.scale_shift_table[None] + ctx.c.reshape(h.shape[0], 6, -1)  # (N', 6, D)
-    shift, scale = table[:, 0:1], table[:, 1:2]  # 2 x (N', 1, D)
-    return block.norm1(h) * (1 + scale) + shift  # (N', T, D)
-
-
-def first_block(model: nn.Module) -> nn.Module:
-    """The first transformer block of unit 0 (the first spatial block for Latte)."""
-    blocks = getattr(model, "blocks", None) or getattr(model, "spatial_blocks", None)
-    if blocks is None:
-        raise TypeError(f"{type(model).__name__} exposes neither modulated_input() nor blocks; "
-                        "TeaCache cannot find its first block")
-    return blocks[0]
-
-
 class TeaCacheState(CacheState):
     """Previous modulated input, accumulated rescaled distance and the stack residual."""
 
@@ -111,7 +86,7 @@ class TeaCacheHook(CacheHook):
 
     def forward_units(self, h: torch.Tensor, ctx: Any) -> torch.Tensor:
         """The unit loop, or input + cached residual."""
-        full = self.should_compute(modulated_input(self.model, h, ctx))
+        full = self.should_compute(self.model.modulated_input(h, ctx))  # (N, T, D) first block's input
         if full:
             out = run_units(self.model, h, ctx, range(self.model.num_units), {})  # (N, T, D)
             self.state.residual = out - h  # (N, T, D)

@@ -67,8 +67,9 @@ def guided_output(model: nn.Module, diffusion: GaussianDiffusion, x: torch.Tenso
 
 def _randn(shape: tuple[int, ...], like: torch.Tensor | None, device: torch.device,
            generator: torch.Generator | None) -> torch.Tensor:
-    """Standard normal noise from `generator` (on the generator's device, then moved)."""
-    gen_device = generator.device if generator is not None else device
+    """Standard normal noise from `generator` (on the generator's device, then moved). Without a generator
+    it is drawn from the global CPU stream, so a seed gives the same samples on every device."""
+    gen_device = generator.device if generator is not None else torch.device("cpu")
     dtype = like.dtype if like is not None else torch.float32
     return torch.randn(shape, generator=generator, device=gen_device, dtype=dtype).to(device)
 
@@ -217,7 +218,7 @@ def run_sampler(model: nn.Module, settings: SamplerSettings, noise: torch.Tensor
     spacing = f"ddim{steps}" if settings.sampler == "ddim" else str(steps)
     diffusion = create_diffusion(spacing, learn_sigma=model_learns_sigma(model))
     sample = sample_ddim if settings.sampler == "ddim" else sample_ddpm
-    generator = torch.Generator(device=noise.device).manual_seed(0)  # DDPM's per-step noise, same for all
+    generator = torch.Generator().manual_seed(0)  # DDPM's per-step noise: the same for every method and device
     return sample(model, diffusion, tuple(noise.shape), y=y, cfg_scale=settings.cfg_scale, noise=noise,
                   generator=generator, cfg_channels=settings.cfg_channels, device=noise.device)
 

@@ -6,7 +6,7 @@ PixArt-alpha, Hunyuan-DiT) so that released checkpoints load with `strict=True`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
@@ -237,6 +237,11 @@ class AdaLNBlock(nn.Module):
         x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))  # (N, T, D)
         return x
 
+    def modulated_input(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """What the attention sees: norm1(x) modulated by the first shift and scale (TeaCache's signal)."""
+        shift_msa, scale_msa = self.adaLN_modulation(c).chunk(6, dim=1)[:2]  # 2 x (N, D)
+        return modulate(self.norm1(x), shift_msa, scale_msa)  # (N, T, D)
+
 
 class AdaLNSingleBlock(nn.Module):
     """PixArt-alpha block: adaLN-single (shared t_block + per-block `scale_shift_table`),
@@ -265,6 +270,11 @@ class AdaLNSingleBlock(nn.Module):
             x = x + self.cross_attn(x, tokens, mask)  # (N, T, D)
         x = x + gate_mlp * self.mlp(t2i_modulate(self.norm2(x), shift_mlp, scale_mlp))  # (N, T, D)
         return x
+
+    def modulated_input(self, x: torch.Tensor, t6: torch.Tensor) -> torch.Tensor:
+        """What the attention sees: norm1(x) modulated by the first shift and scale (TeaCache's signal)."""
+        table = self.scale_shift_table[None] + t6.reshape(x.shape[0], 6, -1)  # (N, 6, D)
+        return t2i_modulate(self.norm1(x), table[:, 0:1], table[:, 1:2])  # (N, T, D)
 
 
 class FinalLayer(nn.Module):
@@ -355,7 +365,6 @@ class UnitContext:
     mask: Optional[torch.Tensor] = None
     batch: int = 0
     frames: int = 1
-    extra: dict = field(default_factory=dict)
 
 
 class UnitModel(nn.Module):
@@ -375,6 +384,10 @@ class UnitModel(nn.Module):
     def forward_units(self, h: torch.Tensor, ctx: UnitContext) -> torch.Tensor:
         """Run every unit; with skips on, fuse each consumer's input with its source's output."""
         return run_units(self, h, ctx, range(self.num_units), {})  # (N', T, D)
+
+    def modulated_input(self, h: torch.Tensor, ctx: UnitContext) -> torch.Tensor:
+        """The first block's timestep-modulated input (for Latte the first spatial block's): TeaCache's signal."""
+        return self.blocks[0].modulated_input(h, ctx.c)  # (N', T, D)
 
     def begin_sampling(self) -> None:
         """Called by the samplers at the start of every sampling run; a no-op here, an attached

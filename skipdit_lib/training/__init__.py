@@ -2,8 +2,10 @@
 from .checkpointing import latest_checkpoint, list_checkpoints, load_train_checkpoint
 from .ema import create_ema, update_ema
 from .trainer import (
+                      STAGE_STARTS,
                       TrainConfig,
                       ema_decay_at,
+                      gradient_norms,
                       is_skip_parameter,
                       learning_rate,
                       train,
@@ -11,6 +13,6 @@ from .trainer import (
                       trainable_parameters,
 )
 
-__all__ = ["TrainConfig", "train", "train_in_stages", "trainable_parameters", "is_skip_parameter",
-           "learning_rate", "ema_decay_at",
+__all__ = ["TrainConfig", "STAGE_STARTS", "gradient_norms", "train", "train_in_stages", "trainable_parameters",
+           "is_skip_parameter", "learning_rate", "ema_decay_at",
            "create_ema", "update_ema", "latest_checkpoint", "list_checkpoints", "load_train_checkpoint"]

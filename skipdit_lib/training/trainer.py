@@ -387,19 +387,51 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, out_dir: str 
     return ema
 
 
+STAGE_STARTS = ("model", "ema")
+
+
 def train_in_stages(model: nn.Module, dataset: Dataset, stages: Sequence[TrainConfig], out_dir: str | Path,
                     diffusion: GaussianDiffusion | None = None, condition_fn: Callable[[Any], Any] | None = None,
-                    progress: bool = True) -> nn.Module:
+                    progress: bool = True, stage_start: str = "model") -> nn.Module:
     """Run the stages one after the other in out_dir/stage1, stage2, ...; returns the final EMA.
 
     Paper (text-to-video continued pre-training): stage 1 `trainable="skip_only"`, stage 2
-    `trainable="all"`. Each stage continues from the previous stage's weights and EMA, and each
-    stage resumes by itself. Give each stage its own seed so their noise draws differ.
+    `trainable="all"`. Each later stage starts from the previous stage's final weights
+    (`stage_start="model"`) or from its EMA (`"ema"`, as the authors' stage 2 loads the stage-1 file's
+    "ema" entry), and continues its EMA. Each stage resumes by itself, so an interrupted run picks up
+    where it stopped. Give each stage its own seed so their noise draws differ.
     """
     if not stages:
         raise ValueError("pass at least one TrainConfig")
+    if stage_start not in STAGE_STARTS:
+        raise ValueError(f"stage_start must be one of {STAGE_STARTS}, got {stage_start!r}")
     ema = None
     for k, config in enumerate(stages, start=1):
+        if ema is not None and stage_start == "ema":
+            model.load_state_dict(ema.state_dict())  # a resumed stage overwrites this from its checkpoint
         log.info("stage %d: trainable=%s, %d steps", k, config.trainable, config.steps)
         ema = train(model, dataset, config, Path(out_dir) / f"stage{k}", diffusion, condition_fn, progress, ema)
     return ema
+
+
+def gradient_norms(model: nn.Module, dataset: Dataset, config: TrainConfig, batches: int,
+                   diffusion: GaussianDiffusion | None = None) -> list[float]:
+    """Global gradient norms of the parameters `config.trainable` names on `batches` batches, no update made.
+
+    For calibrating `max_grad_norm_skip`: the authors' 0.02 suits DiT-XL/2's norms, not a small model's."""
+    diffusion = diffusion or create_diffusion(None, learn_sigma=model_learns_sigma(model))
+    gen = torch.Generator().manual_seed(config.seed)
+    norms = []
+    with trainable_parameters(model, config.trainable) as params, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model.train()
+        for _ in range(batches):
+            index = torch.randint(len(dataset), (config.batch_size,), generator=gen).tolist()
+            x, y = split_batch(torch.utils.data.default_collate([dataset[i] for i in index]))
+            t = torch.randint(diffusion.num_timesteps, (len(x),), generator=gen)
+            model.zero_grad(set_to_none=True)
+            diffusion.training_losses(model, x, t, y, torch.randn(x.shape, generator=gen))["loss"].mean().backward()
+            norms.append(float(torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])))
+        model.zero_grad(set_to_none=True)
+    model.eval()
+    return norms
