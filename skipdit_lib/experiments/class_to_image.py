@@ -236,15 +236,17 @@ def near_lossless_claim(table: pd.DataFrame, profile: str) -> Claim:
                  "is within 10% of the paper's or above", setting_of(table, profile), SOURCE)
 
 
-def beats_baseline(table: pd.DataFrame, baseline: str) -> tuple[bool, str]:
-    """Whether the best Skip-Cache N at least ~as fast as `baseline` has a lower FID-style distance, and how."""
-    fid, speed = value(table, baseline, "fid"), value(table, baseline, "wallclock_speedup")
+def beats_baseline(table: pd.DataFrame, baseline: str, column: str = "fid",
+                   higher_is_better: bool = False) -> tuple[bool, str]:
+    """Whether the best Skip-Cache N at least ~as fast as `baseline` is better on `column`, and how."""
+    score, speed = value(table, baseline, column), value(table, baseline, "wallclock_speedup")
     rivals = table[table["method"].str.startswith(SKIP_CACHE) & (table["wallclock_speedup"] >= SIMILAR_SPEED * speed)]
     if rivals.empty:
-        return False, f"{baseline} {num(fid)} at {times(speed)}, no Skip-Cache as fast"
-    best = rivals.loc[rivals["fid"].idxmin()]
-    return bool(best["fid"] < fid), (f"{baseline} {num(fid)} at {times(speed)} vs {best['method']} "
-                                     f"{num(best['fid'])} at {times(best['wallclock_speedup'])}")
+        return False, f"{baseline} {num(score)} at {times(speed)}, no Skip-Cache as fast"
+    best = rivals.loc[rivals[column].idxmax() if higher_is_better else rivals[column].idxmin()]
+    better = best[column] > score if higher_is_better else best[column] < score
+    return bool(better), (f"{baseline} {num(score)} at {times(speed)} vs {best['method']} "
+                          f"{num(best[column])} at {times(best['wallclock_speedup'])}")
 
 
 def beats_baselines_claim(table: pd.DataFrame, profile: str) -> Claim:
