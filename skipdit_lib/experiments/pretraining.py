@@ -85,6 +85,7 @@ def curve(data: DataReference, profile: str, s: Sizes, seed: int, root: Any = No
             noise, labels = bench.inputs(s.curve_samples, seed)
             rows.append({"model": label, "step": step, "lr": learning_rate(step - 1, config),
                          "constant_lr": step <= constant_lr_until(name, profile),
+                         "lr_decay_from": constant_lr_until(name, profile),
                          **data.metrics(run_sampler(model, settings, noise, labels), labels)})
     return pd.DataFrame(rows)
 
@@ -122,10 +123,9 @@ def curve_figure(table: pd.DataFrame) -> Any:
         for model, colour in (("DiT", "tab:blue"), ("Skip-DiT", "tab:red")):
             rows = part[part["model"] == model].sort_values("step")
             ax.plot(rows["step"] / final, rows["fid"], "o-", color=colour, label=model)
-        if "constant_lr" in part:
-            decay = part.loc[~part["constant_lr"], "step"]
-            if len(decay):
-                ax.axvspan(decay.min() / final, decay.max() / final, color="0.9", label="lr decays (not judged)")
+        if "lr_decay_from" in part and (~part["constant_lr"]).any():
+            ax.axvspan(part["lr_decay_from"].min() / final, part["step"].max() / final, color="0.9",
+                       label="lr decays (not judged)")
         ax.set(xlabel="training steps / DiT's final (judged) step", ylabel="FID (lower is better)", title=title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
