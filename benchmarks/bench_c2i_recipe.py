@@ -26,9 +26,8 @@ import torch
 from skipdit_lib.diffusion import SamplerSettings, balanced_labels, run_sampler, start_noise
 from skipdit_lib.evaluation import class_accuracy, get_feature_extractor
 from skipdit_lib.io import atomic_write_json
-from skipdit_lib.models import build_from_config
-from skipdit_lib.training import TrainConfig, list_checkpoints, load_train_checkpoint, train
-from skipdit_lib.zoo import ZooRecipe, build_dataset, get_recipe, initial_model
+from skipdit_lib.training import TrainConfig, list_checkpoints, train
+from skipdit_lib.zoo import ZooRecipe, build_dataset, checkpoint_model, get_recipe, initial_model
 
 ACCURACY_SEED = 2  # notebook 03: accuracy noise = seed + 2 with seed 0
 SETTINGS = SamplerSettings("ddim", 50, 2.0)
@@ -61,10 +60,9 @@ def recipe(model: str, profile: str, changes: dict[str, Any]) -> tuple[dict[str,
     return overrides, TrainConfig(**train_kw)
 
 
-def guided_accuracy(state: dict[str, Any], key: str, classifier: torch.nn.Module, samples: int) -> float:
-    """Accuracy of `samples` guided samples from weights `key` ("model" or "ema") of a checkpoint."""
-    net = build_from_config(dict(state["args"]))
-    net.load_state_dict(state[key])
+def guided_accuracy(path: Path, key: str, classifier: torch.nn.Module, samples: int) -> float:
+    """Accuracy of `samples` guided samples from weights `key` ("model" or "ema") of a checkpoint file."""
+    net = checkpoint_model(path, key)
     kw = net.config["kwargs"]
     noise = start_noise(samples, (kw["in_channels"], kw["input_size"], kw["input_size"]), ACCURACY_SEED)  # (N, C, H, W)
     labels = balanced_labels(samples, net.num_classes)
@@ -94,9 +92,8 @@ def main() -> None:
     classifier = get_feature_extractor(spec.data.get("kind", "digits"), spec.data.get("resolution", 16))
     rows = []
     for step, path in list_checkpoints(args.out_dir).items():
-        state = load_train_checkpoint(path)
         for key in args.weights.split(","):
-            acc = guided_accuracy(state, key, classifier, args.samples)
+            acc = guided_accuracy(path, key, classifier, args.samples)
             rows.append({"step": step, "weights": key, "accuracy": acc})
             print(f"step {step} {key}: {acc:.1%} of {args.samples}", flush=True)
     atomic_write_json({"model": args.model, "profile": args.profile, "changes": parse_sets(args.sets),

@@ -74,6 +74,7 @@ def constant_lr_until(name: str, profile: str) -> int:
 def curve(data: DataReference, profile: str, s: Sizes, seed: int, root: Any = None) -> pd.DataFrame:
     """FID-style and accuracy of both models at every kept checkpoint, from the same noise and labels."""
     settings = SamplerSettings("ddim", s.sampler_steps, 1.0)
+    noise, labels = MethodBench(data.real.shape[1:], 10, data, seed=seed).inputs(s.curve_samples, seed)
     rows = []
     for label, name in CURVE_MODELS.items():
         recipe = zoo.get_recipe(name, profile)
@@ -81,8 +82,6 @@ def curve(data: DataReference, profile: str, s: Sizes, seed: int, root: Any = No
         zoo.get_model(name, profile, root, progress=False)  # trains it (keeping its checkpoints) when missing
         for step, path in zoo.checkpoints(name, profile, root).items():
             model = zoo.checkpoint_model(path, recipe.weights)
-            bench = MethodBench(data.real.shape[1:], model.num_classes, data, seed=seed)
-            noise, labels = bench.inputs(s.curve_samples, seed)
             rows.append({"model": label, "step": step, "lr": learning_rate(step - 1, config),
                          "constant_lr": step <= constant_lr_until(name, profile),
                          "lr_decay_from": constant_lr_until(name, profile),
