@@ -161,6 +161,42 @@ def test_bouncing_paths_reflect_at_the_borders():
     assert path[0].tolist() == [[0, 2], [1, 1], [2, 0], [1, 1]]
 
 
+def test_a_bounce_starts_inside_so_its_label_is_its_first_step(root):
+    data = load_moving_digits(num_videos=200, num_frames=3, resolution=16, root=root)
+    steps = moving_digits._DIRECTION_STEPS[data.attributes["direction"]]  # (N, 2) one pixel per moving axis at 16
+    assert torch.equal(data.positions[:, 1] - data.positions[:, 0], steps)
+    assert torch.equal(moving_digits.measured_directions(data.videos, "bounce"), data.attributes["direction"])
+
+
+def test_orbit_videos_circle_the_centre_in_their_labelled_sense(root):
+    data = load_moving_digits(num_videos=60, num_frames=8, resolution=16, root=root, motion="orbit")
+    assert data.motion == "orbit" and data.vocabularies["direction"] == ["clockwise", "counter-clockwise"]
+    assert data.attributes["direction"].bincount().min() > 10  # both senses drawn
+    side = moving_digits.digit_side(16)
+    limit = 16 - side
+    radius = (data.positions.float() - limit / 2).norm(dim=-1)  # (N, F) distance of the corner from the centre
+    assert ((radius - limit / 2).abs() <= 0.75).all() and data.positions.min() >= 0 and data.positions.max() <= limit
+    assert torch.equal(moving_digits.measured_directions(data.videos, "orbit"), data.attributes["direction"])
+    bounce = load_moving_digits(num_videos=60, num_frames=8, resolution=16, root=root)
+    assert not torch.equal(bounce.positions, data.positions)
+    assert len(list(root.glob("moving_digits-*.pt"))) >= 2  # the motion is part of the cache key
+
+
+def test_orbit_paths_turn_clockwise_on_screen():
+    path = moving_digits.orbit_paths(torch.tensor([0.0]), torch.tensor([True]), num_frames=3, limit=4)
+    assert path[0].tolist() == [[2, 4], [3, 3], [4, 2]]  # right edge, then down-left: clockwise with rows down
+    back = moving_digits.orbit_paths(torch.tensor([0.0]), torch.tensor([False]), num_frames=2, limit=4)
+    assert back[0].tolist() == [[2, 4], [1, 3]]
+
+
+def test_measured_directions_mark_still_videos_unreadable():
+    still = torch.full((2, 3, 1, 16, 16), -1.0)
+    still[:, :, :, 4:8, 4:8] = 1.0
+    assert moving_digits.measured_directions(still, "bounce").tolist() == [-1, -1]
+    with pytest.raises(ValueError, match="motion must be one of"):
+        moving_digits.measured_directions(still, "spin")
+
+
 def test_moving_digits_deterministic_and_unconditional(tmp_path):
     first = load_moving_digits(num_videos=20, num_frames=4, resolution=8, root=tmp_path / "a", seed=2)
     again = load_moving_digits(num_videos=20, num_frames=4, resolution=8, root=tmp_path / "b", seed=2,
@@ -188,6 +224,7 @@ def test_moving_digits_cache_reused_and_keyed(tmp_path, monkeypatch):
     (lambda: load_digits(resolution=7), "resolution must be at least 8"),
     (lambda: load_moving_digits(num_frames=0), "num_frames must be at least 1"),
     (lambda: load_moving_digits(num_videos=0), "num_videos must be at least 1"),
+    (lambda: load_moving_digits(motion="zigzag"), "motion must be one of"),
     (lambda: load_captioned_digits(kind="audio"), "kind must be one of"),
     (lambda: load_captioned_digits(kind="video", num_frames=0), "num_frames must be at least 1"),
     (lambda: load_captioned_digits(resolution=4), "resolution must be at least 8"),

@@ -252,6 +252,13 @@ def test_extractor_is_trained_cached_by_config_and_deterministic(tmp_path: Path,
         fe.make_config("digits", 16, widht=4)
 
 
+def test_a_moving_digits_extractor_is_keyed_by_its_motion():
+    bounce, orbit = fe.make_config("moving_digits", 16), fe.make_config("moving_digits", 16, motion="orbit")
+    assert bounce.motion == "bounce" and fe.checkpoint_path(bounce) != fe.checkpoint_path(orbit)
+    with pytest.raises(ValueError, match="motion is a setting of moving_digits extractors only"):
+        fe.make_config("captioned_videos", 16, motion="orbit")
+
+
 @pytest.mark.slow
 def test_cached_digit_extractor_reaches_97_percent():
     model = fe.get_feature_extractor("digits", 16)  # trains (~1 min) when results/checkpoints/ lacks it
@@ -339,7 +346,11 @@ def test_data_reference_names_the_video_distance_fvd():
     net = DigitClassifier(1, 8, {"digit": 10}, num_frames=3, width=4, feature_dim=5).eval()
     videos = torch.rand(12, 3, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
     assert frechet_column(videos) == "fvd" and frechet_column(videos[:, 0]) == "fid"
-    assert DataReference(net, videos).metrics(videos)["fvd"] == pytest.approx(0.0, abs=1e-3)
+    metrics = DataReference(net, videos).metrics(videos)
+    assert metrics["fvd"] == pytest.approx(0.0, abs=1e-3) and metrics["frame_fid"] == pytest.approx(0.0, abs=1e-3)
+    shuffled = videos[:, torch.tensor([2, 0, 1])]  # the same frames in another order: the frame distance is blind to it
+    assert DataReference(net, videos).metrics(shuffled)["frame_fid"] == pytest.approx(0.0, abs=1e-3)
+    assert net.frame_features(videos).shape == (36, 5)
     with pytest.raises(ValueError, match="images"):
         frechet_column(videos.flatten(1))
 

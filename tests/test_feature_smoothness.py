@@ -209,7 +209,7 @@ def test_comparison_rows_decide_the_claims():
     drops = {"DiT": {"early": 2e-5, "late": 1e-4}, "Skip-DiT": {"early": 1e-5, "late": 3e-4}}
     deep = {"DiT": {"last": 0.9, "middle": 0.8}, "Skip-DiT": {"last": 0.95, "middle": 0.8}}
     rows = smooth.comparison(drops, deep)
-    assert [r["Skip-DiT smoother"] for r in rows] == [True, False, True, False]  # a tie is not smoother
+    assert [r[smooth.SMOOTHER] for r in rows] == [True, False, True, False]  # a tie is not smoother
     assert rows[0]["DiT"] == 2e-5 and rows[2]["Skip-DiT"] == 0.95
     assert [r["figure"] for r in rows] == ["Fig. 2", "Fig. 2", "Fig. 4", "Fig. 4"]
     fig2, fig4, overall = smooth.claims(rows, smooth.sizes("cpu"), "cpu")
@@ -234,3 +234,21 @@ def test_surface_refuses_a_model_in_training_mode():
     x, t, y = _inputs()
     with pytest.raises(ValueError, match="eval"):
         fs.similarity_surface(model, x, t, y, fs.random_directions(model, 0), fs.grid_coordinates(0.1, 3))
+
+
+def test_the_same_measures_run_on_a_latte_pair_under_its_own_names():
+    from caching_fixtures import tiny_latte
+
+    model = tiny_latte()
+    x, t = torch.randn(2, 2, 1, 8, 8), torch.full((2,), 500)
+    eps = fs.predicted_noise(model, x, t, torch.tensor([1, 2]))
+    assert eps.shape == (2, 2, 1, 8, 8)  # the variance channels dropped on the channel axis, not the frames
+    meter = fs.trajectory_feature_changes(model, 4, torch.tensor([1, 2]), seed=0)
+    assert meter.relative_map().shape == (model.num_units, 3)
+    drops = {"Latte": {"early": 2e-5}, "Skip-Latte": {"early": 1e-5}}
+    deep = {"Latte": {"last": 0.9}, "Skip-Latte": {"last": 0.95}}
+    rows = smooth.comparison(drops, deep, base="Latte", skip="Skip-Latte")
+    fig2, fig4, overall = smooth.claims(rows, smooth.sizes("smoke"), "smoke", base="Latte", skip="Skip-Latte",
+                                        detail="orbit videos")
+    assert fig2.name.startswith("Skip-Latte's") and overall.ours == "2 of 2 numbers favour Skip-Latte"
+    assert fig2.verdict is Verdict.HELD and fig2.setting.detail.endswith("orbit videos")

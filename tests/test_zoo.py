@@ -44,6 +44,18 @@ def test_recipes_are_checked_when_built():
         zoo.get_recipe("dit-c2i", "tpu")
 
 
+def test_class_to_video_recipes_pair_each_latte_with_its_skip_twin():
+    for profile in PROFILES:
+        for plain, skip, conditional in (("latte-c2v", "skiplatte-c2v", True), ("latte-orbit", "skiplatte-orbit", False)):
+            a, b = zoo.get_recipe(plain, profile), zoo.get_recipe(skip, profile)
+            assert b.base == a.base + "-skip" and (a.overrides, a.train, a.data) == (b.overrides, b.train, b.data)
+            assert a.data["conditional"] is conditional and (a.overrides["num_classes"] > 0) is conditional
+            assert a.data["num_frames"] == a.overrides["num_frames"] and a.data["resolution"] == a.overrides["input_size"]
+    cpu = zoo.get_recipe("latte-c2v", "cpu")
+    assert (cpu.overrides["depth"], cpu.overrides["hidden_size"], cpu.data["motion"]) == (16, 64, "bounce")
+    assert zoo.get_recipe("latte-orbit", "cpu").data["motion"] == "orbit"
+
+
 def test_skipdit_twins_differ_from_dit_only_by_skip_branches():
     for profile in PROFILES:
         dit, skip = zoo.get_recipe("dit-c2i", profile), zoo.get_recipe("skipdit-c2i", profile)

@@ -104,8 +104,11 @@ def cosine_per_sample(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def predicted_noise(model: nn.Module, x: torch.Tensor, t: torch.Tensor, y: Any) -> torch.Tensor:
-    """The epsilon channels of the model output (the learned-variance channels dropped), (N, C, H, W)."""
-    return model(x, t, y)[:, : x.shape[1]]  # (N, C, H, W)
+    """The epsilon channels of the model output (the learned-variance channels dropped): (N, C, H, W)
+    for images, (N, F, C, H, W) for videos (channels after frames)."""
+    out = model(x, t, y)  # (N, 2C, H, W) or (N, F, 2C, H, W)
+    channels = x.shape[-3]
+    return out[:, :channels] if x.dim() == 4 else out[:, :, :channels]
 
 
 def grid_coordinates(radius: float, points: int) -> torch.Tensor:
@@ -238,12 +241,15 @@ class FeatureChangeMeter:
 
 def trajectory_feature_changes(model: nn.Module, num_steps: int, labels: torch.Tensor, seed: int,
                                device: Any = "cpu") -> FeatureChangeMeter:
-    """Sample DDPM-`num_steps` for `labels` (no guidance) and measure every unit's step-to-step change."""
+    """Sample DDPM-`num_steps` for `labels` (no guidance) and measure every unit's step-to-step change.
+
+    Images for a DiT, videos for a Latte; an unconditional model ignores `labels` beyond their count."""
     from ..diffusion import create_diffusion, sample_ddpm
     from ..diffusion.gaussian_diffusion import model_learns_sigma
 
     size = model.x_embedder.input_size
-    shape = (len(labels), model.in_channels, size, size)
+    frames = (model.num_frames,) if hasattr(model, "num_frames") else ()  # videos: (N, F, C, H, W)
+    shape = (len(labels), *frames, model.in_channels, size, size)
     learn_sigma = model_learns_sigma(model, default=model.out_channels != model.in_channels)
     diffusion = create_diffusion(str(num_steps), learn_sigma=learn_sigma)
     meter = FeatureChangeMeter(model.num_units)

@@ -70,11 +70,17 @@ class DigitClassifier(nn.Module):
         if not self.is_video:
             return self.project(self.trunk(x))  # (N, d)
         n, f = x.shape[:2]
-        frames = self.frame_project(self.trunk(x.flatten(0, 1)))  # (N*F, d)
-        frames = frames.reshape(n, f, -1)  # (N, F, d)
+        frames = self.frame_features(x).reshape(n, f, -1)  # (N, F, d)
         appearance = frames.mean(dim=1)  # (N, d)
         motion = self.temporal(frames.transpose(1, 2)).flatten(1)  # (N, d*F)
         return self.project(torch.cat([appearance, motion], dim=1))  # (N, d)
+
+    def frame_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-frame features (N*F, feature_dim) of videos (N, F, C, R, R): what a frame FID-style distance uses."""
+        if not self.is_video:
+            raise ValueError("frame_features needs a video classifier; image classifiers have `features`")
+        self.check_input(x)
+        return self.frame_project(self.trunk(x.flatten(0, 1)))  # (N*F, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Same as `features`: the module torchmetrics calls."""

@@ -43,6 +43,7 @@ COLUMNS = {
     "ssim": "SSIM against the same model uncached (NaN below 11x11 frames)",
     "fid": "Frechet distance to real images in our classifier's features (FID-style)",
     "fvd": "Frechet distance to real videos in our video classifier's features (FVD-style)",
+    "frame_fid": "Frechet distance to real video frames in our video classifier's per-frame features (frame FID)",
     "inception_score": "IS-style score from our classifier's logits",
     "precision": "k-NN precision against real data (our features)",
     "recall": "k-NN recall against real data (our features)",

@@ -2,7 +2,8 @@
 
 `DataReference` holds real data in an extractor's features (our digit or video classifier: the
 stand-ins for Inception and I3D); `metrics(samples, labels)` gives the Frechet distance (`fid`
-for images, `fvd` for videos), the IS-style score, precision, recall and class accuracy.
+for images, `fvd` for videos, and `frame_fid` on the video classifier's per-frame features, the
+paper's frame FID), the IS-style score, precision, recall and class accuracy.
 `against_uncached(uncached, samples)` gives PSNR and SSIM against the same model uncached.
 """
 from __future__ import annotations
@@ -38,10 +39,18 @@ class DataReference:
     k: int = 3                       # neighbours of the precision/recall manifolds
     batch_size: int = 256
     real_features: torch.Tensor = field(init=False, repr=False)
+    real_frame_features: Optional[torch.Tensor] = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self.real_features = extract_features(self.extractor, self.real, self.batch_size)  # (M, d)
+        if self.real.dim() == 5:
+            self.real_frame_features = self.frame_features(self.real)  # (M*F, d)
 
+    def frame_features(self, videos: torch.Tensor) -> torch.Tensor:
+        """The extractor's per-frame features (N*F, d) of videos (N, F, C, H, W)."""
+        with torch.no_grad():
+            return torch.cat([self.extractor.frame_features(videos[i:i + self.batch_size])
+                              for i in range(0, len(videos), self.batch_size)])
     def metrics(self, samples: torch.Tensor, labels: Optional[torch.Tensor] = None) -> dict[str, float]:
         """Frechet distance, IS-style score, precision and recall; class accuracy when `labels` are given."""
         features = extract_features(self.extractor, samples, self.batch_size)  # (N, d)
@@ -49,6 +58,8 @@ class DataReference:
         out = {frechet_column(samples): frechet_distance_from_features(self.real_features, features),
                "inception_score": inception_score(logits),
                **precision_recall(self.real_features[:len(samples)], features, k=self.k)}
+        if samples.dim() == 5:
+            out["frame_fid"] = frechet_distance_from_features(self.real_frame_features, self.frame_features(samples))
         if labels is not None:
             out["class_accuracy"] = class_accuracy(samples, labels, self.extractor, batch_size=self.batch_size)
         return out

@@ -66,9 +66,14 @@ class MethodBench:
 
     def evaluate_model(self, name: str, model: nn.Module, methods: Mapping[str, Any], settings: SamplerSettings,
                        num_samples: int) -> pd.DataFrame:
-        """Rows of one model: its uncached row (named `name`) and one per method."""
+        """Rows of one model: its uncached row (named `name`) and one per method.
+
+        When `name` was already sampled at `settings` (a second call for the same model, e.g. methods
+        that need the first call's speedups), its uncached samples are reused and only the new
+        methods get rows; the cost run still times the uncached model beside them."""
         kept = self.samples.setdefault(settings, {})
-        clash = [m for m in (name, *methods) if m in kept]
+        again = name in kept
+        clash = [m for m in methods if m in kept]
         if clash:
             raise ValueError(f"methods {clash} were already measured at {settings.label}; give each a unique name")
         log.info("%s %s guidance %g: cost of %d methods on %d samples", name, settings.label, settings.cfg_scale,
@@ -78,11 +83,14 @@ class MethodBench:
                                 repeats=self.latency_repeats, warmup=self.latency_warmup)
         costs = costs.rename(index={"uncached": name})
         noise, y = self.inputs(num_samples, self.seed)
-        samples = sample_methods(model, {name: None, **methods}, settings, noise, y)
+        if again and len(kept[name]) != num_samples:
+            raise ValueError(f"{name} was sampled with {len(kept[name])} samples at {settings.label}, "
+                             f"not {num_samples}: new methods must use the same noise")
+        samples = sample_methods(model, dict(methods) if again else {name: None, **methods}, settings, noise, y)
         kept.update(samples)
         rows = [{"model": name, "method": method, **costs.loc[method, COST_COLUMNS].to_dict(),
                  "gflops_per_sample": costs.loc[method, "gflops"] / self.latency_batch,
-                 **quality(out, samples[name], self.data, y)} for method, out in samples.items()]
+                 **quality(out, kept[name], self.data, y)} for method, out in samples.items()]
         return pd.DataFrame(rows)
 
     def uncached_accuracy(self, model: nn.Module, settings: SamplerSettings, num_samples: int) -> float:

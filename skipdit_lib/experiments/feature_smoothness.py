@@ -16,6 +16,7 @@ from ..profiles import per_profile, pick
 from .claims import Claim, Setting, combine, num
 
 PAPER_SAYS = "smoother for Skip-DiT (figure only, no number)"
+SMOOTHER = "skip model smoother"  # the comparison column: True where the skip model is the smoother one
 
 
 @dataclass(frozen=True)
@@ -67,43 +68,43 @@ def probes(s: Sizes, images: torch.Tensor, seed: int) -> dict[str, Probe]:
 
 def comparison(drops: Mapping[str, Mapping[str, float]], deep: Mapping[str, Mapping[str, float]],
                base: str = "DiT", skip: str = "Skip-DiT") -> list[dict[str, Any]]:
-    """Each of the four numbers for both models and whether Skip-DiT is the smoother one (a tie is not).
+    """Each of the four numbers for both models and whether the skip model is the smoother one (a tie is not).
 
     `drops[model][step]` are similarity drops (lower = flatter), `deep[model][unit]` consecutive-step
     cosines (higher = smoother)."""
     rows = [{"figure": "Fig. 2", "metric": f"similarity drop, {step} step (lower = flatter)", "paper": PAPER_SAYS,
-             base: drops[base][step], skip: drops[skip][step],
-             "Skip-DiT smoother": drops[skip][step] < drops[base][step]}
+             base: drops[base][step], skip: drops[skip][step], SMOOTHER: drops[skip][step] < drops[base][step]}
             for step in drops[base]]
     rows += [{"figure": "Fig. 4", "metric": f"step-to-step cosine, {unit} block (higher = smoother)",
-              "paper": PAPER_SAYS,
-              base: deep[base][unit], skip: deep[skip][unit], "Skip-DiT smoother": deep[skip][unit] > deep[base][unit]}
+              "paper": PAPER_SAYS, base: deep[base][unit], skip: deep[skip][unit],
+              SMOOTHER: deep[skip][unit] > deep[base][unit]}
              for unit in deep[base]]
     return rows
 
 
-def _ours(rows: list[dict[str, Any]]) -> str:
+def _ours(rows: list[dict[str, Any]], base: str, skip: str) -> str:
     """"similarity drop, early step: Skip-DiT 3.61e-06 vs DiT 2.90e-06; ..." (4 significant digits)."""
-    return "; ".join(f"{r['metric'].split(' (')[0]}: Skip-DiT {num(r['Skip-DiT'], 4)} vs DiT {num(r['DiT'], 4)}"
+    return "; ".join(f"{r['metric'].split(' (')[0]}: {skip} {num(r[skip], 4)} vs {base} {num(r[base], 4)}"
                      for r in rows)
 
 
-def claims(rows: list[dict[str, Any]], s: Sizes, profile: str) -> list[Claim]:
+def claims(rows: list[dict[str, Any]], s: Sizes, profile: str, base: str = "DiT", skip: str = "Skip-DiT",
+           detail: str = "16x16 digit models") -> list[Claim]:
     """Fig. 2 (the two landscapes), Fig. 4 (the two deep features) and all four together."""
     setting = Setting(profile, "ddpm", s.ddpm_steps, 1.0, f"steps {s.early_step} and {s.late_step}, "
-                      f"{s.batch_size} test digits, {s.heatmap_samples} trajectories, 16x16 digit models")
-    rule = "held when Skip-DiT is the smoother model on every number, partly on some, not held on none"
+                      f"{s.batch_size} test samples, {s.heatmap_samples} trajectories, {detail}")
+    rule = f"held when {skip} is the smoother model on every number, partly on some, not held on none"
     fig2 = [r for r in rows if r["figure"] == "Fig. 2"]
     fig4 = [r for r in rows if r["figure"] == "Fig. 4"]
-    smoother = [r["Skip-DiT smoother"] for r in rows]
+    smoother = [r[SMOOTHER] for r in rows]
     return [
-        Claim("Skip-DiT's similarity landscape is flatter (early and late step)", PAPER_SAYS, _ours(fig2),
-              combine([r["Skip-DiT smoother"] for r in fig2]), rule + "; similarity drop = 1 - mean cosine over the "
+        Claim(f"{skip}'s similarity landscape is flatter (early and late step)", PAPER_SAYS, _ours(fig2, base, skip),
+              combine([r[SMOOTHER] for r in fig2]), rule + "; similarity drop = 1 - mean cosine over the "
               "grid, lower is flatter", setting, "Fig. 2"),
-        Claim("Skip-DiT's deep features change less between consecutive steps", PAPER_SAYS, _ours(fig4),
-              combine([r["Skip-DiT smoother"] for r in fig4]), rule + "; mean cosine between consecutive steps of "
+        Claim(f"{skip}'s deep features change less between consecutive steps", PAPER_SAYS, _ours(fig4, base, skip),
+              combine([r[SMOOTHER] for r in fig4]), rule + "; mean cosine between consecutive steps of "
               "the last and middle block outputs, higher is smoother", setting, "Fig. 4"),
         Claim("Skip branches make features smooth (all four numbers)", PAPER_SAYS,
-              f"{sum(smoother)} of {len(smoother)} numbers favour Skip-DiT", combine(smoother), rule, setting,
+              f"{sum(smoother)} of {len(smoother)} numbers favour {skip}", combine(smoother), rule, setting,
               "Sec. 4"),
     ]
