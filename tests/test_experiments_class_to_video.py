@@ -25,6 +25,10 @@ def test_sizes_and_samplers_follow_the_paper_per_data_set():
     assert c2v.sampler_settings("bounce", s) == SamplerSettings("ddim", 50, 7.0)
     assert c2v.sampler_settings("orbit", s) == SamplerSettings("ddpm", 250, 1.0)
     assert (c2v.num_samples("bounce", s), c2v.num_samples("orbit", s)) == (s.bounce_samples, s.orbit_samples)
+    # the cpu classifier is the extractor's default one; smoke trains a small one in seconds
+    from skipdit_lib.evaluation.feature_extractors import make_config
+    assert make_config("moving_digits", 16, **s.classifier_settings()) == make_config("moving_digits", 16)
+    assert c2v.sizes("smoke").classifier_settings() == {"train_samples": 300, "epochs": 2}
     with pytest.raises(ValueError, match="unknown profile"):
         c2v.sizes("laptop")
 

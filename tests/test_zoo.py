@@ -31,6 +31,11 @@ def test_recipe_keys_of_the_trained_cpu_models_are_stable():
     # These are the keys of the recipes as of commit 7e10ab6 (when they were dicts in profiles.py).
     assert zoo.model_folder("dit-c2i", "cpu").name == "dit-c2i-cpu-f375b593a8"
     assert zoo.model_folder("skipdit-c2i", "cpu").name == "skipdit-c2i-cpu-2001417353"
+    # notebook 04's models, as trained for its committed cpu results
+    assert [zoo.model_folder(name, "cpu").name for name in ("latte-c2v", "skiplatte-c2v", "latte-orbit",
+                                                            "skiplatte-orbit")] == [
+        "latte-c2v-cpu-2a2765fd28", "skiplatte-c2v-cpu-03981d54f9", "latte-orbit-cpu-b9cefee8e0",
+        "skiplatte-orbit-cpu-057f34f654"]
 
 
 def test_recipes_are_checked_when_built():
@@ -46,11 +51,13 @@ def test_recipes_are_checked_when_built():
 
 def test_class_to_video_recipes_pair_each_latte_with_its_skip_twin():
     for profile in PROFILES:
-        for plain, skip, conditional in (("latte-c2v", "skiplatte-c2v", True), ("latte-orbit", "skiplatte-orbit", False)):
+        pairs = (("latte-c2v", "skiplatte-c2v", True), ("latte-orbit", "skiplatte-orbit", False))
+        for plain, skip, conditional in pairs:
             a, b = zoo.get_recipe(plain, profile), zoo.get_recipe(skip, profile)
             assert b.base == a.base + "-skip" and (a.overrides, a.train, a.data) == (b.overrides, b.train, b.data)
             assert a.data["conditional"] is conditional and (a.overrides["num_classes"] > 0) is conditional
-            assert a.data["num_frames"] == a.overrides["num_frames"] and a.data["resolution"] == a.overrides["input_size"]
+            assert a.data["num_frames"] == a.overrides["num_frames"]
+            assert a.data["resolution"] == a.overrides["input_size"]
     cpu = zoo.get_recipe("latte-c2v", "cpu")
     assert (cpu.overrides["depth"], cpu.overrides["hidden_size"], cpu.data["motion"]) == (16, 64, "bounce")
     assert zoo.get_recipe("latte-orbit", "cpu").data["motion"] == "orbit"

@@ -82,17 +82,24 @@ class Sizes:
     branch_depth: int         # Skip-Cache B in pairs; Paper: 1
     matched: tuple[int, ...]  # Table 2: fewer steps at the speed of Skip-Cache N = these
     smoothness: smooth.Sizes  # Fig. 2 / Fig. 4 on the orbit pair
+    classifier_videos: int = 4000  # training videos of each video classifier (the extractor's default)
+    classifier_epochs: int = 10
+
+    def classifier_settings(self) -> dict[str, int]:
+        """The video classifier's training size, as `get_feature_extractor` overrides."""
+        return {"train_samples": self.classifier_videos, "epochs": self.classifier_epochs}
 
 
 # cpu cost: an uncached video costs ~0.4 s at DDIM-50 with guidance and ~1.25 s at DDPM-250 on 2 cores, so the
 # ~20 sampling runs per data set set the sample counts (the video classifier has 32 features, below both counts);
 # the notebook's wall time is in its metrics.json.
 SIZES = per_profile(
-    smoke=Sizes(70, 70, 6, 8, 7.0, 80, 2, 0, 1, (2, 3, 4), 1, (2, 3), smooth.Sizes(3, 2, 8, 2, 8, 0.002, 0.005, 2)),
+    smoke=Sizes(70, 70, 6, 8, 7.0, 80, 2, 0, 1, (2, 3, 4), 1, (2, 3), smooth.Sizes(3, 2, 8, 2, 8, 0.002, 0.005, 2),
+                classifier_videos=300, classifier_epochs=2),
     cpu=Sizes(100, 64, 50, 250, 7.0, 1000, 4, 0, 3, (2, 3, 4, 5, 6), 1, (2, 3),
-              smooth.Sizes(13, 8, 250, 10, 250, 0.002, 0.005, 8)),
+              smooth.Sizes(13, 8, 250, 10, 250, 0.002, 0.005, 8), classifier_videos=4000, classifier_epochs=10),
     gpu=Sizes(2048, 2048, 50, 250, 7.0, 2048, 16, 1, 5, (2, 3, 4, 5, 6), 1, (2, 3),
-              smooth.Sizes(41, 32, 250, 10, 250, 0.002, 0.005, 64)),
+              smooth.Sizes(41, 32, 250, 10, 250, 0.002, 0.005, 64), classifier_videos=4000, classifier_epochs=10),
 )
 
 # Thresholds of the methods that decide per step (TeaCache, First-Block-Cache: peers the paper does not
@@ -249,7 +256,8 @@ def speed_quality_figure(ours: pd.DataFrame) -> Any:
                                                     "the paper's Table 1 (top) and ours (bottom)")
 
 
-def video_strips(samples: Mapping[str, torch.Tensor], methods: Sequence[str], videos: int = 3) -> dict[str, torch.Tensor]:
+def video_strips(samples: Mapping[str, torch.Tensor], methods: Sequence[str],
+                 videos: int = 3) -> dict[str, torch.Tensor]:
     """{method: (videos*F, C, H, W)} frames of the first `videos` videos, one video per grid row."""
     return {m: samples[m][:videos].flatten(0, 1) for m in methods}
 
