@@ -34,7 +34,7 @@ from ..profiles import per_profile, pick
 from . import feature_smoothness as smooth
 from .bench import MethodBench
 from .claims import Claim, Setting, combine, judge, num, pct, times
-from .class_to_image import beats_baseline, value
+from .class_to_image import SIMILAR_SPEED, beats_baseline, value  # notebook 03's rule, one definition
 from .figures import Panel, speed_quality_grid
 from .paper import paper_rows, paper_value
 
@@ -119,7 +119,6 @@ PAPER_BASELINES = ("Delta-DiT", "FORA", "PAB23", "PAB35")
 PEERS = ("TeaCache", "First-Block-Cache")
 MATCH = 0.05           # ours: "within 5%" of the uncached FVD-style distance (Table 1's N=2 row: +0.1%)
 TWO_X_MATCH = 0.20     # ours: N=4 may lose up to 20% FVD-style (Table 1, UCF101: +1.2%; Taichi: +15.6%)
-SIMILAR_SPEED = 0.95   # as in notebook 03: a Skip-Cache N counts when it is at least 95% as fast
 ACCURACY_FLOOR = 0.8   # project bar: each uncached model draws digit and motion this often
 SHOWN = ["model", "method", "steps", "full_step_fraction", "gflops_per_sample", "flops_speedup",
          "wallclock_speedup", "wallclock_over_flops", "fvd", "frame_fid", "class_accuracy", "motion_accuracy",
