@@ -92,3 +92,30 @@ def test_uncached_class_to_image_quality_reruns_to_its_committed_numbers():
                                   method=method)
         assert ours["fid"] == pytest.approx(committed["fid"], rel=SAME_SEEDS), method
         assert ours["class_accuracy"] == pytest.approx(committed["class_accuracy"], abs=SAME_SEEDS), method
+
+
+@pytest.mark.slow
+def test_uncached_class_to_video_quality_reruns_to_its_committed_numbers():
+    from skipdit_lib.datasets import load_moving_digits
+    from skipdit_lib.diffusion import run_sampler
+    from skipdit_lib.evaluation import DataReference, get_feature_extractor
+    from skipdit_lib.experiments import class_to_video as c2v
+    from skipdit_lib.zoo import get_model
+
+    sizes, data = c2v.sizes("cpu"), c2v.DATASETS["bounce"]
+    plain = get_model(data.plain, "cpu", progress=False)
+    size, frames = plain.x_embedder.input_size, plain.num_frames
+    extractor = get_feature_extractor("moving_digits", size, motion=data.motion, num_frames=frames,
+                                      **sizes.classifier_settings())
+    reference = DataReference(extractor, load_moving_digits(sizes.real_videos, frames, size, "test",
+                                                            motion=data.motion).videos)
+    bench = c2v.make_bench(plain, reference, data.conditional, sizes, seed=0, device="cpu")
+    settings = c2v.sampler_settings("bounce", sizes)
+    noise, labels = bench.inputs(sizes.bounce_samples, bench.seed)  # the notebook's quality batch
+    for name, method in ((data.plain, c2v.PLAIN), (data.skip, c2v.SKIP)):
+        samples = run_sampler(get_model(name, "cpu", progress=False), settings, noise, labels)
+        ours = reference.metrics(samples, labels)
+        committed = committed_row("04_class_to_video", "table", dataset="bounce", method=method)
+        assert ours["fvd"] == pytest.approx(committed["fvd"], rel=SAME_SEEDS), method
+        assert ours["frame_fid"] == pytest.approx(committed["frame_fid"], rel=SAME_SEEDS), method
+        assert ours["class_accuracy"] == pytest.approx(committed["class_accuracy"], abs=SAME_SEEDS), method
