@@ -151,7 +151,7 @@ _VIDEO_DIGITS = {"patch_size": 4, "input_size": 16, "in_channels": 1, "num_frame
 _VIDEO_SIZES = {
     "smoke": {"depth": 8, "hidden_size": 32, "num_heads": 2},
     "cpu": {"depth": 16, "hidden_size": 64, "num_heads": 4},
-    "gpu": {"input_size": 32, "patch_size": 2, "depth": 28, "hidden_size": 384, "num_heads": 6},
+    "gpu": {"input_size": 32, "patch_size": 2, "num_frames": 16, "depth": 28, "hidden_size": 384, "num_heads": 6},
 }
 _VIDEO_TRAIN = {  # profile -> (steps of the bounce and the orbit model, batch size, extra TrainConfig fields)
     "smoke": (20, 20, 8, {**_SHORT_RUN, "warmup_steps": 3, "decay_steps": 0, "ema_decay": 0.9}),
@@ -166,11 +166,9 @@ def _latte_c2v(profile: str, motion: str) -> ZooRecipe:
     conditional = motion == "bounce"
     bounce_steps, orbit_steps, batch, train = _VIDEO_TRAIN[profile]
     steps = bounce_steps if conditional else orbit_steps
-    resolution = {**_VIDEO_DIGITS, **_VIDEO_SIZES[profile]}["input_size"]
     overrides = {**_VIDEO_DIGITS, **_VIDEO_SIZES[profile], "num_classes": 10 if conditional else 0}
-    data = {"kind": "moving_digits", "num_videos": _VIDEO_COUNT[profile], "num_frames": 8 if profile != "gpu" else 16,
-            "resolution": resolution, "motion": motion, "conditional": conditional}
-    overrides["num_frames"] = data["num_frames"]
+    data = {"kind": "moving_digits", "num_videos": _VIDEO_COUNT[profile], "num_frames": overrides["num_frames"],
+            "resolution": overrides["input_size"], "motion": motion, "conditional": conditional}
     return ZooRecipe("Latte-S/4-digits", overrides,
                      {**train, "steps": steps, "batch_size": batch, "checkpoint_every": max(1, steps // 6)},
                      data, weights="model" if profile != "gpu" else "ema")

@@ -48,9 +48,8 @@ class DataReference:
 
     def frame_features(self, videos: torch.Tensor) -> torch.Tensor:
         """The extractor's per-frame features (N*F, d) of videos (N, F, C, H, W)."""
-        with torch.no_grad():
-            return torch.cat([self.extractor.frame_features(videos[i:i + self.batch_size])
-                              for i in range(0, len(videos), self.batch_size)])
+        return batched(self.extractor.frame_features, videos, self.batch_size).float()  # (N*F, d)
+
     def metrics(self, samples: torch.Tensor, labels: Optional[torch.Tensor] = None) -> dict[str, float]:
         """Frechet distance, IS-style score, precision and recall; class accuracy when `labels` are given."""
         features = extract_features(self.extractor, samples, self.batch_size)  # (N, d)

@@ -274,8 +274,7 @@ def setting_of(table: pd.DataFrame, profile: str, detail: str = "") -> Setting:
 
 def paper_fvd(dataset: str, method: str, n: Optional[int] = None) -> float:
     """Table 1's FVD of `method` on the paper's data set that `dataset` stands in for."""
-    where = {"method": method, "n": n} if n is not None else {"method": method, "n": None}
-    return paper_value(TABLE, f"{DATASETS[dataset].paper}_fvd", **where)
+    return paper_value(TABLE, f"{DATASETS[dataset].paper}_fvd", method=method, n=n)  # n=None: a blank cell
 
 
 def paper_speedup(method: str, n: Optional[int] = None) -> float:
