@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from caching_fixtures import DDIM10_T, block_counter, sample, tiny_dit, tiny_latte, tiny_text_dit
+from caching_fixtures import DDIM10_T, TINY, block_counter, randomize, sample, tiny_dit, tiny_latte, tiny_text_dit
 
 from skipdit_lib.caching import (
     AdaptiveSkipCacheConfig,
@@ -13,6 +13,7 @@ from skipdit_lib.caching import (
     reset_cache,
     skip_cache_preset,
 )
+from skipdit_lib.models.configs import create_model
 
 FULL, CACHED = 4, 2  # blocks run by a depth-4 DiT on a full step and with B=1 on a cached step
 
@@ -243,3 +244,76 @@ def test_a_cache_resets_through_the_samplers_begin_sampling_call():
     assert hook.state.step == 0 and hook.state.cache is None
     remove_cache(model)
     assert "begin_sampling" not in model.__dict__
+
+
+# --- the authors' Hunyuan-DiT semantics (text-to-image/hydit/modules/models_cache.py), call by call -----------
+
+def deep_text_dit():
+    """Depth-8 TextDiT: blocks 5, 6, 7 take the skips of blocks 2, 1, 0; blocks 3 and 4 have none."""
+    torch.manual_seed(0)
+    return randomize(create_model("TextDiT-S/4-digits", depth=8, caption_dim=8, text_len=4, **TINY))
+
+
+class ReferenceHunyuanCache:
+    """The block loop of the authors' HunYuanDiT_cache.forward on our TextDiT's blocks: full when
+    cache_cont % N == 0 or t >= 700 (no check for an empty cache); the cache is the input of block L-B before
+    its fusion; a cached call runs blocks < B and >= L-B only; cache_cont += 1, then reset when t <= 50."""
+
+    def __init__(self, model, step, branch):
+        self.m, self.step, self.branch = model, step, branch
+        self.cache_cont, self.cache_val = 0, None
+
+    def __call__(self, x, t, y):
+        m, now, depth = self.m, t[0].item(), len(self.m.blocks)
+        h, ctx = m.embed(x, t, y)
+        skips, full = [], self.cache_cont % self.step == 0 or now >= 700
+        for layer in range(depth):
+            if not full and not (layer < self.branch or layer >= depth - self.branch):
+                continue
+            if layer == depth - self.branch:
+                if full:
+                    self.cache_val = h
+                else:
+                    h = self.cache_val
+            if layer > depth // 2:  # decoder: fuse the encoder's skip
+                h = m.fuse_skip(layer, h, skips.pop())
+            h = m.run_unit(layer, h, ctx)
+            if layer < depth // 2 - 1:
+                skips.append(h)
+        self.cache_cont += 1
+        if now <= 50:
+            self.cache_cont, self.cache_val = 0, None
+        return m.head(h, ctx)
+
+
+ALL = set(range(8))
+# Which blocks run at each call of a DDPM-like schedule, written out by hand from the authors' rule.
+HUNYUAN_T = [999, 899, 799, 699, 599, 499, 399, 299, 199, 99, 50, 0]
+HUNYUAN_TRACES = {
+    # N=2, B=1: t >= 700 full (counter 0, 1, 2 -> 3); counter 3 (t=699) cached, 4 full, ...; t=50 (counter 10) full,
+    # then reset; t=0 (counter 0) full.
+    (2, 1): [ALL, ALL, ALL, {0, 7}, ALL, {0, 7}, ALL, {0, 7}, ALL, {0, 7}, ALL, ALL],
+    # N=3, B=2: counter 3 (t=699) full, 4-5 cached, 6 full, 7-8 cached, 9 (t=99) full, 10 (t=50) cached,
+    # then reset (t <= 50); t=0 (counter 0) full.
+    (3, 2): [ALL, ALL, ALL, ALL, {0, 1, 6, 7}, {0, 1, 6, 7}, ALL, {0, 1, 6, 7}, {0, 1, 6, 7}, ALL,
+             {0, 1, 6, 7}, ALL],
+}
+
+
+@pytest.mark.parametrize("n,b", sorted(HUNYUAN_TRACES))
+def test_text_to_image_preset_follows_the_authors_hunyuan_loop(n, b):
+    model = deep_text_dit()
+    ref = ReferenceHunyuanCache(model, n, b)
+    apply_cache(model, skip_cache_preset("text-to-image", n, branch_depth=b))
+    counter = block_counter(model)
+    gen = torch.Generator().manual_seed(5)
+    y = (torch.randn(4, 4, 8, generator=gen), torch.ones(4, 4, dtype=torch.bool))
+    with torch.no_grad():
+        for t in HUNYUAN_T + HUNYUAN_T[:5]:  # past the reset into a second run
+            x, tt = torch.randn(4, 3, 8, 8, generator=gen), torch.full((4,), t)
+            assert torch.equal(model(x, tt, y), ref(x, tt, y)), f"call at t={t}"
+            counter.flush()
+    counter.remove()
+    remove_cache(model)
+    ran = [{int(name.split(".")[1]) for name in names} for names in counter.names("block.")]
+    assert ran == HUNYUAN_TRACES[(n, b)] + HUNYUAN_TRACES[(n, b)][:5]

@@ -288,3 +288,86 @@ def test_the_noise_stream_does_not_depend_on_the_device(monkeypatch):
     drawn_on.clear()
     sampling.run_sampler(RecordingModel(), sampling.SamplerSettings("ddpm", 3), noise, None)
     assert drawn_on and set(drawn_on) == {torch.device("cpu")}
+
+
+# --- v-prediction (Hunyuan-DiT's parametrisation) -------------------------------------------------------------
+
+class AsVPrediction(nn.Module):
+    """Wraps an eps model: returns v = sqrt(abar) eps - sqrt(1 - abar) x0(eps), the same denoiser in v terms."""
+
+    prediction = "v"
+
+    def __init__(self, eps_model: nn.Module) -> None:
+        super().__init__()
+        self.inner, self.learn_sigma = eps_model, eps_model.learn_sigma
+        self.diffusion = create_diffusion(None)  # the original 1000 steps: the model sees original timesteps
+
+    def forward(self, x, t, y=None):
+        out = self.inner(x, t, y)
+        eps, rest = (out.chunk(2, dim=channel_dim(x)) if self.learn_sigma else (out, None))
+        d = self.diffusion
+        x0 = d.predict_xstart_from_eps(x, t, eps)
+        v = d.extract(d.sqrt_alphas_cumprod, t, x) * eps - d.extract(d.sqrt_one_minus_alphas_cumprod, t, x) * x0
+        return v if rest is None else torch.cat([v, rest], dim=channel_dim(x))
+
+    def null_condition(self, y):
+        return self.inner.null_condition(y)
+
+
+def test_v_target_and_its_eps_invert_each_other():
+    d = create_diffusion(None, prediction="v")
+    gen = torch.Generator().manual_seed(0)
+    x0, eps = torch.randn(4, 2, 4, 4, generator=gen), torch.randn(4, 2, 4, 4, generator=gen)
+    t = torch.tensor([0, 10, 500, 900])
+    v = d.prediction_target(x0, t, eps)
+    abar = d.alphas_cumprod[t].view(-1, 1, 1, 1).float()
+    assert torch.allclose(v, abar.sqrt() * eps - (1 - abar).sqrt() * x0, atol=1e-6)
+    assert torch.allclose(d.eps_from_prediction(d.q_sample(x0, t, eps), t, v), eps, atol=1e-5)
+    eps_diffusion = create_diffusion(None)
+    assert torch.equal(eps_diffusion.prediction_target(x0, t, eps), eps)  # eps models: the noise itself
+
+
+@pytest.mark.parametrize("sampler, respacing", [(sample_ddpm, "10"), (sample_ddim, "ddim10")])
+def test_a_v_model_samples_like_the_same_denoiser_in_eps(sampler, respacing):
+    eps_model = RecordingModel()
+    shape, y = (2, 2, 4, 4), torch.tensor([1, 3])
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    runs = []
+    for model, prediction in ((eps_model, "eps"), (AsVPrediction(eps_model), "v")):
+        d = create_diffusion(respacing, prediction=prediction)
+        runs.append(sampler(model, d, shape, y=y, cfg_scale=2.0, noise=noise,
+                            generator=torch.Generator().manual_seed(2)))
+    assert torch.allclose(runs[0], runs[1], atol=1e-4)
+    wrong = sampler(AsVPrediction(eps_model), create_diffusion(respacing), shape, y=y, cfg_scale=2.0, noise=noise,
+                    generator=torch.Generator().manual_seed(2))
+    assert not torch.allclose(wrong, runs[0], atol=1e-2)  # read as eps, a v output gives other samples
+
+
+def test_v_loss_is_the_mse_on_v():
+    model = RecordingModel(learn_sigma=False)
+    d = create_diffusion(None, learn_sigma=False, prediction="v")
+    gen = torch.Generator().manual_seed(3)
+    x0, noise = torch.randn(3, 2, 4, 4, generator=gen), torch.randn(3, 2, 4, 4, generator=gen)
+    t = torch.tensor([5, 50, 800])
+    with torch.no_grad():
+        out = model(d.q_sample(x0, t, noise), t)
+        loss = d.training_losses(model, x0, t, noise=noise)["mse"]
+    assert torch.allclose(loss, ((d.prediction_target(x0, t, noise) - out) ** 2).mean(dim=(1, 2, 3)))
+    with pytest.raises(ValueError, match="prediction must be one of"):
+        create_diffusion(None, prediction="x0")
+
+
+def test_run_sampler_and_training_read_the_models_prediction():
+    from skipdit_lib.diffusion.gaussian_diffusion import diffusion_for
+    from skipdit_lib.diffusion.sampling import SamplerSettings, run_sampler
+    from skipdit_lib.models import create_model
+
+    model = AsVPrediction(RecordingModel())
+    noise, y = torch.randn(2, 2, 4, 4, generator=torch.Generator().manual_seed(4)), torch.tensor([2, 5])
+    expected = sample_ddim(model, create_diffusion("ddim10", prediction="v"), (2, 2, 4, 4), y=y, cfg_scale=2.0,
+                           noise=noise)
+    assert torch.equal(run_sampler(model, SamplerSettings("ddim", 10, 2.0), noise, y), expected)
+    assert diffusion_for(create_model("TextDiT-S/4-digits", depth=2, prediction="v")).prediction == "v"
+    assert diffusion_for(create_model("DiT-S/4-digits", depth=2)).prediction == "eps"
+    with pytest.raises(ValueError, match="prediction must be one of"):
+        create_model("TextDiT-S/4-digits", depth=2, prediction="x0")

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from skipdit_lib.models import MODEL_CONFIGS, DiT, Latte, TextDiT, create_model
+from skipdit_lib.models.layers import masked_mean
 
 TINY = {"depth": 4, "hidden_size": 32, "num_heads": 4}
 
@@ -224,9 +225,28 @@ def test_null_conditions():
     dit = create_model("DiT-S/4-digits", **TINY)
     assert torch.equal(dit.null_condition(torch.tensor([1, 2])), torch.tensor([10, 10]))
     text = create_model("TextDiT-S/4-digits", **TINY)
-    tokens, mask = text.null_condition((torch.randn(3, 5, 384), torch.zeros(3, 5, dtype=torch.bool)))
+    caption_mask = torch.arange(5).expand(3, 5) < torch.tensor([[2], [5], [3]])  # (3, 5) 2, 5 and 3 tokens
+    tokens, mask = text.null_condition((torch.randn(3, 5, 384), caption_mask))
     assert tokens.shape == (3, 5, 384) and torch.equal(tokens[0], text.y_embedder.y_embedding[:5])
-    assert mask.all()
+    assert torch.equal(mask, caption_mask)  # PixArt: one mask for both guidance halves, as training drops captions
+    assert text.null_condition(torch.randn(3, 5, 384))[1].all()  # no mask: every token
+
+
+def test_pooled_caption_is_the_masked_token_mean():
+    text = _perturb(create_model("TextDiT-S/4-digits", **{**TINY, "pooled_caption": True}))
+    assert "pool_embedder.fc1.weight" in text.state_dict()
+    assert "pool_embedder.fc1.weight" not in create_model("TextDiT-S/4-digits", **TINY).state_dict()
+    tokens, mask = torch.randn(2, 4, 384), torch.tensor([[True, True, False, False], [True] * 4])
+    pooled = masked_mean(tokens, mask)
+    assert torch.allclose(pooled[0], tokens[0, :2].mean(0)) and torch.allclose(pooled[1], tokens[1].mean(0))
+    x, t = torch.randn(2, 3, 16, 16), torch.tensor([10, 500])
+    changed = tokens.clone()
+    changed[0, 3] += 5.0  # a masked-out token: neither cross-attention nor the pooled caption sees it
+    with torch.no_grad():
+        before = text.eval()(x, t, (tokens, mask))
+        assert torch.equal(before, text(x, t, (changed, mask)))
+        text.pool_embedder.fc2.bias.add_(1.0)  # the pooled path reaches the output
+        assert not torch.equal(text(x, t, (tokens, mask)), before)
 
 
 def test_units_and_attention_modules():

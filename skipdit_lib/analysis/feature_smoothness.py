@@ -245,13 +245,13 @@ def trajectory_feature_changes(model: nn.Module, num_steps: int, labels: torch.T
 
     Images for a DiT, videos for a Latte; an unconditional model ignores `labels` beyond their count."""
     from ..diffusion import create_diffusion, sample_ddpm
-    from ..diffusion.gaussian_diffusion import model_learns_sigma
+    from ..diffusion.gaussian_diffusion import model_learns_sigma, model_prediction
 
     size = model.x_embedder.input_size
     frames = (model.num_frames,) if hasattr(model, "num_frames") else ()  # videos: (N, F, C, H, W)
     shape = (len(labels), *frames, model.in_channels, size, size)
     learn_sigma = model_learns_sigma(model, default=model.out_channels != model.in_channels)
-    diffusion = create_diffusion(str(num_steps), learn_sigma=learn_sigma)
+    diffusion = create_diffusion(str(num_steps), learn_sigma=learn_sigma, prediction=model_prediction(model))
     meter = FeatureChangeMeter(model.num_units)
     with record_unit_outputs(model, meter.add):
         sample_ddpm(model, diffusion, shape, y=labels.to(device), generator=torch.Generator().manual_seed(seed),

@@ -3,7 +3,9 @@
 Written for this project from the formulas of DDPM (Ho et al. 2020) and improved DDPM
 (Nichol & Dhariwal 2021) as the DiT / Skip-DiT code uses them: epsilon prediction, learned
 variance interpolated in log space between the posterior variance and beta ("learned range"),
-and DiT's hybrid loss `MSE(eps) + VLB` with the mean detached inside the VLB term.
+and DiT's hybrid loss `MSE(eps) + VLB` with the mean detached inside the VLB term. A model may
+instead predict v = sqrt(abar) eps - sqrt(1 - abar) x_0 (`prediction="v"`, Salimans & Ho 2022),
+as Hunyuan-DiT does; its output is turned into eps wherever the sampler needs one.
 
 Tensor layout: images `(N, C, H, W)` (channel dim 1) and videos `(N, F, C, H, W)` (channel dim 2,
 as Latte). A model with learned sigma returns twice the channels along that dim.
@@ -23,6 +25,7 @@ from .respace import respace_betas, space_timesteps
 DIFFUSION_STEPS = 1000
 BETA_START = 0.0001
 BETA_END = 0.02
+PREDICTIONS = ("eps", "v")  # what the model's first C output channels predict
 
 
 def linear_betas(num_steps: int = DIFFUSION_STEPS) -> np.ndarray:
@@ -95,12 +98,15 @@ class GaussianDiffusion:
     """
 
     def __init__(self, betas: np.ndarray, learn_sigma: bool = True, sigma_small: bool = False,
-                 vb_weight: float = 1.0, timestep_map: list[int] | None = None) -> None:
+                 vb_weight: float = 1.0, timestep_map: list[int] | None = None, prediction: str = "eps") -> None:
         betas = np.asarray(betas, dtype=np.float64)  # float64 for accuracy, as upstream
         if betas.ndim != 1 or len(betas) < 2 or not ((betas > 0).all() and (betas <= 1).all()):
             raise ValueError("betas must be a 1-D array of at least 2 values in (0, 1]")
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
         self.num_timesteps = len(betas)
         self.learn_sigma = learn_sigma
+        self.prediction = prediction
         self.sigma_small = sigma_small
         self.vb_weight = vb_weight
         self.timestep_map = torch.tensor(timestep_map if timestep_map is not None else range(len(betas)),
@@ -182,6 +188,20 @@ class GaussianDiffusion:
                 / self.extract(self.sqrt_recipm1_alphas_cumprod, t, x_t))
 
     # ----------------------------------------------------------------- reverse process
+    def eps_from_prediction(self, x_t: torch.Tensor, t: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+        """eps from the model's prediction: itself for "eps"; sqrt(abar) v + sqrt(1 - abar) x_t for "v"."""
+        if self.prediction == "eps":
+            return prediction
+        return (self.extract(self.sqrt_alphas_cumprod, t, x_t) * prediction
+                + self.extract(self.sqrt_one_minus_alphas_cumprod, t, x_t) * x_t)  # (N, C, ...)
+
+    def prediction_target(self, x_start: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """What the model is trained to predict: eps, or v = sqrt(abar) eps - sqrt(1 - abar) x_0."""
+        if self.prediction == "eps":
+            return noise
+        return (self.extract(self.sqrt_alphas_cumprod, t, x_start) * noise
+                - self.extract(self.sqrt_one_minus_alphas_cumprod, t, x_start) * x_start)  # (N, C, ...)
+
     def model_log_variance(self, var_values: torch.Tensor | None, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Log variance of p(x_{t-1} | x_t): learned range, or fixed large / small."""
         if var_values is None:
@@ -195,7 +215,8 @@ class GaussianDiffusion:
     def p_mean_variance(self, model_output: torch.Tensor, x: torch.Tensor, t: torch.Tensor,
                         clip_denoised: bool = True) -> dict[str, torch.Tensor]:
         """Mean, log variance, predicted x_0 and eps of p(x_{t-1} | x_t) from a model output."""
-        eps, var_values = split_model_output(model_output, x, self.learn_sigma)
+        prediction, var_values = split_model_output(model_output, x, self.learn_sigma)
+        eps = self.eps_from_prediction(x, t, prediction)
         log_variance = self.model_log_variance(var_values, x, t)
         pred_xstart = self.predict_xstart_from_eps(x, t, eps)
         if clip_denoised:
@@ -216,15 +237,16 @@ class GaussianDiffusion:
 
     def training_losses(self, model: Any, x_start: torch.Tensor, t: torch.Tensor, y: Any = None,
                         noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Per-sample losses (N,): "mse" on eps, "vb" (learned sigma only) and their sum "loss"."""
+        """Per-sample losses (N,): "mse" on the prediction (eps or v), "vb" (learned sigma only) and their sum
+        "loss"."""
         noise = torch.randn_like(x_start) if noise is None else noise
         x_t = self.q_sample(x_start, t, noise)
         output = self.call_model(model, x_t, t, y)
-        eps, var_values = split_model_output(output, x_t, self.learn_sigma)
-        terms = {"mse": mean_flat((noise - eps) ** 2)}
+        prediction, var_values = split_model_output(output, x_t, self.learn_sigma)
+        terms = {"mse": mean_flat((self.prediction_target(x_start, t, noise) - prediction) ** 2)}
         if var_values is not None:
             # Paper (DiT recipe): the VLB trains only the variance; the mean is detached.
-            frozen = torch.cat([eps.detach(), var_values], dim=channel_dim(x_t))
+            frozen = torch.cat([prediction.detach(), var_values], dim=channel_dim(x_t))
             # Official code: loss = mse + vb with vb the per-step term in bits; this equals improved
             # DDPM's lambda = 0.001 on the T-term VLB for T = 1000.
             terms["vb"] = self.vb_terms_bpd(frozen, x_start, x_t, t) * self.vb_weight
@@ -236,8 +258,9 @@ class GaussianDiffusion:
 
 def create_diffusion(timestep_respacing: str | list[int] | None = None, learn_sigma: bool = True,
                      sigma_small: bool = False, vb_weight: float = 1.0,
-                     diffusion_steps: int = DIFFUSION_STEPS) -> GaussianDiffusion:
-    """The DiT diffusion: linear betas, eps prediction, hybrid loss if `learn_sigma` else plain MSE.
+                     diffusion_steps: int = DIFFUSION_STEPS, prediction: str = "eps") -> GaussianDiffusion:
+    """The DiT diffusion: linear betas, eps prediction (or v, `prediction="v"`), hybrid loss if `learn_sigma`
+    else plain MSE.
 
     `timestep_respacing`: None or "" for all steps; "250" / "50" / "10,20" for evenly strided
     sections, or "ddim50" for DDIM's fixed stride (upstream `space_timesteps`). The model always
@@ -252,9 +275,20 @@ def create_diffusion(timestep_respacing: str | list[int] | None = None, learn_si
     alphas_cumprod = np.cumprod(1.0 - betas)
     new_betas = respace_betas(alphas_cumprod, use_timesteps)
     return GaussianDiffusion(new_betas, learn_sigma=learn_sigma, sigma_small=sigma_small,
-                             vb_weight=vb_weight, timestep_map=use_timesteps)
+                             vb_weight=vb_weight, timestep_map=use_timesteps, prediction=prediction)
 
 
 def model_learns_sigma(model: nn.Module, default: bool = True) -> bool:
     """Whether a model predicts a variance (`model.learn_sigma`), else `default`."""
     return bool(getattr(model, "learn_sigma", default))
+
+
+def model_prediction(model: nn.Module) -> str:
+    """What a model's output predicts (`model.prediction`: "eps" or "v"); "eps" for models without one."""
+    return str(getattr(model, "prediction", "eps"))
+
+
+def diffusion_for(model: nn.Module, timestep_respacing: str | list[int] | None = None) -> GaussianDiffusion:
+    """`create_diffusion` with the model's own learned-sigma and prediction settings."""
+    return create_diffusion(timestep_respacing, learn_sigma=model_learns_sigma(model),
+                            prediction=model_prediction(model))

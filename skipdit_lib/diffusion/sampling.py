@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from .gaussian_diffusion import GaussianDiffusion, channel_dim, create_diffusion, model_learns_sigma
+from .gaussian_diffusion import GaussianDiffusion, channel_dim, diffusion_for
 
 StepCallback = Callable[[int, int, torch.Tensor, torch.Tensor], None]
 UpdateRule = Callable[..., torch.Tensor]  # (diffusion, output, x, t, clip_denoised, generator, eta) -> x_prev
@@ -216,7 +216,7 @@ def run_sampler(model: nn.Module, settings: SamplerSettings, noise: torch.Tensor
     every run, so two methods differ only by what they compute."""
     steps = num_steps or settings.num_steps
     spacing = f"ddim{steps}" if settings.sampler == "ddim" else str(steps)
-    diffusion = create_diffusion(spacing, learn_sigma=model_learns_sigma(model))
+    diffusion = diffusion_for(model, spacing)
     sample = sample_ddim if settings.sampler == "ddim" else sample_ddpm
     generator = torch.Generator().manual_seed(0)  # DDPM's per-step noise: the same for every method and device
     return sample(model, diffusion, tuple(noise.shape), y=y, cfg_scale=settings.cfg_scale, noise=noise,

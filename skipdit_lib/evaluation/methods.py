@@ -48,6 +48,11 @@ COLUMNS = {
     "precision": "k-NN precision against real data (our features)",
     "recall": "k-NN recall against real data (our features)",
     "class_accuracy": "share of samples our classifier reads as the requested class",
+    "prompt_adherence": "mean share of caption attributes (digit, colour, place) our classifier reads back "
+                        "(our stand-in for the CLIP score)",
+    "colour_accuracy": "share of samples our classifier reads in the colour the caption asked for",
+    "place_accuracy": "share of samples our classifier reads at the place the caption asked for",
+    "lpips": "LPIPS against the same model uncached (NaN where its backbone weights are missing)",
 }
 __doc__ += "\n".join(f"- `{name}`: {meaning}" for name, meaning in COLUMNS.items()) + "\n"
 COST_COLUMNS = ["steps", "full_step_fraction", "gflops", "flops_speedup", "latency_s", "wallclock_speedup",

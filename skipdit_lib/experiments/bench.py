@@ -10,7 +10,9 @@ vocabulary of `evaluation.methods.COLUMNS`:
   DDPM, the same per-step noise): against the same model uncached and against the data.
 Speedups are against the same model uncached, as in the paper's tables. The samples are kept in
 `bench.samples[settings][method]`, keyed by the frozen `SamplerSettings`.
-Seeds: quality noise `seed`, cost noise `seed + 1`, uncached-accuracy noise `seed + 2`.
+Conditions: class labels 0..K-1 repeating (`num_classes`), the first N captions of a test set
+(`prompts`, text-conditional models), or none. Seeds: quality noise `seed`, cost noise `seed + 1`,
+uncached-accuracy noise `seed + 2`.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..datasets.captioned_digits import CaptionedDigits
 from ..diffusion.sampling import SamplerSettings, balanced_labels, run_sampler, start_noise
 from ..evaluation.methods import COST_COLUMNS, compare_methods, quality, sample_methods
 from ..evaluation.sample_quality import DataReference
@@ -44,14 +47,33 @@ class MethodBench:
     latency_warmup: int = 0               # untimed runs per method before timing
     seed: int = 0                         # see the module docstring
     device: str = "cpu"
+    prompts: Optional[CaptionedDigits] = None  # text-conditional models: sample i follows caption i of this set
     samples: dict[SamplerSettings, dict[str, torch.Tensor]] = field(default_factory=dict)
 
-    def inputs(self, num: int, seed: int) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Seeded start noise (num, *sample_shape) and the condition (balanced labels, or None)."""
-        labels = balanced_labels(num, self.num_classes, self.device) if self.num_classes else None
-        return start_noise(num, self.sample_shape, seed, self.device), labels
+    def __post_init__(self) -> None:
+        if self.prompts is not None and self.num_classes:
+            raise ValueError("a bench conditions on class labels (num_classes) or on captions (prompts), not both")
 
-    def cost_inputs(self) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def condition(self, num: int) -> Any:
+        """The condition of `num` samples: balanced labels, the first `num` captions' (tokens, mask), or None."""
+        if self.prompts is None:
+            return balanced_labels(num, self.num_classes, self.device) if self.num_classes else None
+        if num > len(self.prompts):
+            raise ValueError(f"{num} samples need as many captions but the prompt set holds {len(self.prompts)}; "
+                             "load more test captions or ask for fewer samples")
+        return self.prompts.tokens[:num].to(self.device), self.prompts.mask[:num].to(self.device)
+
+    def labels(self, num: int) -> Optional[torch.Tensor]:
+        """The digit each of `num` samples should show (what `data` checks accuracy against), or None."""
+        if self.prompts is None:
+            return balanced_labels(num, self.num_classes, self.device) if self.num_classes else None
+        return self.prompts.attributes["digit"][:num].to(self.device)
+
+    def inputs(self, num: int, seed: int) -> tuple[torch.Tensor, Any]:
+        """Seeded start noise (num, *sample_shape) and the condition (labels, captions or None)."""
+        return start_noise(num, self.sample_shape, seed, self.device), self.condition(num)
+
+    def cost_inputs(self) -> tuple[torch.Tensor, Any]:
         """The cost batch (also what TeaCache-like methods calibrate on)."""
         return self.inputs(self.latency_batch, self.seed + 1)
 
@@ -90,7 +112,7 @@ class MethodBench:
         kept.update(samples)
         rows = [{"model": name, "method": method, **costs.loc[method, COST_COLUMNS].to_dict(),
                  "gflops_per_sample": costs.loc[method, "gflops"] / self.latency_batch,
-                 **quality(out, kept[name], self.data, y)} for method, out in samples.items()]
+                 **quality(out, kept[name], self.data, self.labels(num_samples))} for method, out in samples.items()]
         return pd.DataFrame(rows)
 
     def uncached_accuracy(self, model: nn.Module, settings: SamplerSettings, num_samples: int) -> float:

@@ -18,8 +18,7 @@ from torch import nn
 
 from .. import zoo
 from ..caching import FORAConfig
-from ..diffusion import create_diffusion
-from ..diffusion.gaussian_diffusion import model_learns_sigma
+from ..diffusion.gaussian_diffusion import diffusion_for
 from ..diffusion.sampling import SamplerSettings, run_sampler
 from ..evaluation.sample_quality import DataReference
 from ..profiles import per_profile, pick
@@ -147,7 +146,7 @@ def starting_losses(profile: str, x0: torch.Tensor, y: torch.Tensor, seed: int, 
 @torch.no_grad()
 def batch_loss(model: nn.Module, x0: torch.Tensor, y: torch.Tensor, seed: int) -> float:
     """The training loss of `model` on `x0` at seeded timesteps and noise (label dropout off)."""
-    diffusion = create_diffusion(None, learn_sigma=model_learns_sigma(model))
+    diffusion = diffusion_for(model)
     gen = torch.Generator().manual_seed(seed)
     t = torch.randint(diffusion.num_timesteps, (len(x0),), generator=gen)
     model.eval()

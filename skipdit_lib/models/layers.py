@@ -150,12 +150,24 @@ class CaptionEmbedder(nn.Module):
                              f"{self.y_embedding.shape[0]}; build it with a larger text_len")
         return self.y_embedding[:length].unsqueeze(0).expand(batch, -1, -1)  # (N, S, E)
 
-    def forward(self, tokens: torch.Tensor, train: bool) -> torch.Tensor:
+    def drop(self, tokens: torch.Tensor, train: bool) -> torch.Tensor:
+        """Captions (N, S, E) with the null caption in place of a random `dropout_prob` share when training."""
         if train and self.dropout_prob > 0:  # Paper: caption dropout as in PixArt-alpha training
             drop = torch.rand(tokens.shape[0], device=tokens.device) < self.dropout_prob  # (N,)
             null = self.null_tokens(tokens.shape[0], tokens.shape[1]).to(tokens.dtype)  # (N, S, E)
             tokens = torch.where(drop[:, None, None], null, tokens)  # (N, S, E)
-        return self.y_proj(tokens)  # (N, S, D)
+        return tokens
+
+    def forward(self, tokens: torch.Tensor, train: bool) -> torch.Tensor:
+        return self.y_proj(self.drop(tokens, train))  # (N, S, D)
+
+
+def masked_mean(tokens: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """Mean (N, E) of the tokens (N, S, E) the mask (N, S) keeps (all of them without a mask)."""
+    if mask is None:
+        return tokens.mean(dim=1)  # (N, E)
+    weights = mask.to(tokens.dtype).unsqueeze(-1)  # (N, S, 1)
+    return (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)  # (N, E)
 
 
 def split_text_condition(y: Any) -> tuple[torch.Tensor, Optional[torch.Tensor]]:

@@ -4,7 +4,10 @@ Conditioning (PixArt-alpha): adaLN-single (one `t_block` shared by all blocks, a
 `scale_shift_table` per block), a caption projection of sentence-encoder token embeddings
 (E=384 for MiniLM), and cross-attention to those tokens with a key mask.
 Long skips (Hunyuan-DiT): block k > depth/2 owns `blocks.{k}.skip_norm|skip_linear` and takes the
-output of block depth-1-k; the two middle blocks have no branch.
+output of block depth-1-k; the two middle blocks have no branch. `prediction="v"` makes the output
+a v-prediction, as Hunyuan-DiT's (the diffusion reads `model.prediction`); `pooled_caption=True`
+adds the masked mean of the caption tokens (MiniLM's own sentence embedding) to the timestep
+embedding, as Hunyuan-DiT adds its pooled T5 vector.
 """
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..diffusion.gaussian_diffusion import PREDICTIONS
 from .layers import (
     AdaLNSingleBlock,
     CaptionEmbedder,
+    Mlp,
     PatchEmbed,
     T2IFinalLayer,
     TimestepEmbedder,
@@ -25,6 +30,7 @@ from .layers import (
     fuse,
     init_linear_xavier,
     init_patch_embed,
+    masked_mean,
     record_config,
     sincos_2d,
     split_text_condition,
@@ -39,7 +45,7 @@ class TextDiT(UnitModel):
     def __init__(self, input_size: int = 32, patch_size: int = 2, in_channels: int = 4,
                  hidden_size: int = 1152, depth: int = 28, num_heads: int = 16, mlp_ratio: float = 4.0,
                  caption_dim: int = 384, text_len: int = 32, class_dropout_prob: float = 0.1,
-                 learn_sigma: bool = True, skip: bool = True):
+                 learn_sigma: bool = True, skip: bool = True, prediction: str = "eps", pooled_caption: bool = False):
         arguments = dict(locals())
         super().__init__()
         self.config = record_config("TextDiT", arguments)
@@ -47,14 +53,19 @@ class TextDiT(UnitModel):
             raise ValueError(f"depth must be an even number >= 2 (blocks pair up around the middle), got {depth}")
         if caption_dim <= 0 or text_len <= 0:
             raise ValueError("TextDiT needs caption_dim > 0 (e.g. 384 for MiniLM) and text_len > 0")
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS} (what the output predicts), got {prediction!r}")
         self.in_channels, self.patch_size, self.num_heads = in_channels, patch_size, num_heads
         self.out_channels = in_channels * 2 if learn_sigma else in_channels
         self.skip = skip
+        self.prediction = prediction  # Paper: Hunyuan-DiT predicts v; samplers and training read this
 
         self.x_embedder = PatchEmbed(input_size, patch_size, in_channels, hidden_size)
         self.t_embedder = TimestepEmbedder(hidden_size)
         self.t_block = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 6 * hidden_size))
         self.y_embedder = CaptionEmbedder(caption_dim, hidden_size, text_len, class_dropout_prob)
+        # Paper: Hunyuan-DiT adds a pooled text vector to the timestep embedding (`extra_embedder`); PixArt does not.
+        self.pool_embedder = Mlp(caption_dim, hidden_size, hidden_size) if pooled_caption else None
         self.pos_embed = nn.Parameter(torch.zeros(1, self.x_embedder.num_patches, hidden_size),
                                       requires_grad=False)
         # Hunyuan-DiT: block `layer` has skip modules iff layer > depth // 2.
@@ -76,6 +87,9 @@ class TextDiT(UnitModel):
         nn.init.normal_(self.t_block[1].weight, std=0.02)
         nn.init.normal_(self.y_embedder.y_proj.fc1.weight, std=0.02)
         nn.init.normal_(self.y_embedder.y_proj.fc2.weight, std=0.02)
+        if self.pool_embedder is not None:
+            nn.init.normal_(self.pool_embedder.fc1.weight, std=0.02)
+            nn.init.normal_(self.pool_embedder.fc2.weight, std=0.02)
         for block in self.blocks:
             zero_(block.cross_attn.proj)
         zero_(self.final_layer.linear)
@@ -94,10 +108,13 @@ class TextDiT(UnitModel):
         if mask is not None and not bool(mask.any(dim=1).all()):
             raise ValueError("every caption mask needs at least one True (attended) token")
         h = self.x_embedder(x) + self.pos_embed  # (N, T, D)
-        t_emb = self.t_embedder(t)  # (N, D)
-        t6 = self.t_block(t_emb)  # (N, 6D)
-        tokens = self.y_embedder(caption, self.training)  # (N, S, D)
-        return h, UnitContext(t=t, y=y, c=t6, c_final=t_emb, tokens=tokens, mask=mask, batch=x.shape[0])
+        c = self.t_embedder(t)  # (N, D)
+        caption = self.y_embedder.drop(caption, self.training)  # (N, S, E) null caption where dropped
+        if self.pool_embedder is not None:  # Hunyuan-DiT: c = t + extra_embedder(pooled text)
+            c = c + self.pool_embedder(masked_mean(caption, mask))  # (N, D)
+        t6 = self.t_block(c)  # (N, 6D)
+        tokens = self.y_embedder.y_proj(caption)  # (N, S, D)
+        return h, UnitContext(t=t, y=y, c=t6, c_final=c, tokens=tokens, mask=mask, batch=x.shape[0])
 
     def run_unit(self, i: int, h: torch.Tensor, ctx: UnitContext) -> torch.Tensor:
         """Run block i (self-attention, cross-attention, MLP)."""
@@ -114,11 +131,14 @@ class TextDiT(UnitModel):
         return unpatchify(h, self.patch_size, self.out_channels)  # (N, C_out, H, W)
 
     def null_condition(self, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """The fixed null caption (N, S, E) with an all-True mask, for CFG."""
-        caption, _ = split_text_condition(y)
+        """The fixed null caption (N, S, E) under the caption's own mask (all True without one), for CFG.
+
+        PixArt-alpha guides with one mask for both halves, and training drops a caption the same way: null
+        tokens under the caption's mask (which the pooled caption of `pooled_caption=True` averages over)."""
+        caption, mask = split_text_condition(y)
         n, s = caption.shape[:2]
         null = self.y_embedder.null_tokens(n, s).to(caption.dtype)  # (N, S, E)
-        return null, torch.ones(n, s, dtype=torch.bool, device=caption.device)
+        return null, (torch.ones(n, s, dtype=torch.bool, device=caption.device) if mask is None else mask)
 
     def attention_modules(self) -> list[tuple[str, str, nn.Module]]:
         """Every attention module as (name, kind, module); kinds self and cross."""

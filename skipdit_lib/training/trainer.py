@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
-from skipdit_lib.diffusion.gaussian_diffusion import GaussianDiffusion, create_diffusion, model_learns_sigma
+from skipdit_lib.diffusion.gaussian_diffusion import GaussianDiffusion, diffusion_for
 from skipdit_lib.io import atomic_write_text
 
 from .checkpointing import latest_checkpoint, load_train_checkpoint, rng_state, save_train_checkpoint, set_rng_state
@@ -373,7 +373,7 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, out_dir: str 
     Writes out_dir/train_log.jsonl and out_dir/checkpoints/<step>.pt.
     """
     ctx, out_dir = setup_distributed(), Path(out_dir)
-    diffusion = diffusion or create_diffusion(None, learn_sigma=model_learns_sigma(model))
+    diffusion = diffusion or diffusion_for(model)
     model.to(ctx.device).train()
     ema = (ema if ema is not None else create_ema(model)).to(ctx.device).eval()
     rng_devices = [ctx.device] if ctx.device.type == "cuda" else []
@@ -419,7 +419,7 @@ def gradient_norms(model: nn.Module, dataset: Dataset, config: TrainConfig, batc
     """Global gradient norms of the parameters `config.trainable` names on `batches` batches, no update made.
 
     For calibrating `max_grad_norm_skip`: the authors' 0.02 suits DiT-XL/2's norms, not a small model's."""
-    diffusion = diffusion or create_diffusion(None, learn_sigma=model_learns_sigma(model))
+    diffusion = diffusion or diffusion_for(model)
     gen = torch.Generator().manual_seed(config.seed)
     norms = []
     with trainable_parameters(model, config.trainable) as params, torch.random.fork_rng(devices=[]):
