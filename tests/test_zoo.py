@@ -36,6 +36,19 @@ def test_recipe_keys_of_the_trained_cpu_models_are_stable():
                                                             "skiplatte-orbit")] == [
         "latte-c2v-cpu-2a2765fd28", "skiplatte-c2v-cpu-03981d54f9", "latte-orbit-cpu-b9cefee8e0",
         "skiplatte-orbit-cpu-057f34f654"]
+    # notebook 05's model, as trained for its committed cpu results
+    assert zoo.model_folder("textdit-t2i", "cpu").name == "textdit-t2i-cpu-8ea5f587e6"
+
+
+def test_the_text_to_image_recipe_is_hunyuan_like_and_loads_captioned_images(tmp_path):
+    recipe = zoo.get_recipe("textdit-t2i", "cpu")
+    assert recipe.base == "TextDiT-S/4-digits" and recipe.overrides["depth"] == 16
+    assert recipe.overrides["prediction"] == "v" and recipe.overrides["pooled_caption"]  # as Hunyuan-DiT
+    data = zoo.build_dataset({"kind": "captioned_images", "num_samples": 12, "resolution": 16}, tmp_path)
+    image, (tokens, mask) = data[0]
+    assert image.shape == (3, 16, 16) and tokens.shape[-1] == 384 and mask.dtype == torch.bool
+    with pytest.raises(ValueError, match="unknown dataset kind"):
+        zoo.build_dataset({"kind": "captioned_digits"}, tmp_path)
 
 
 def test_recipes_are_checked_when_built():
