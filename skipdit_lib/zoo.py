@@ -182,13 +182,17 @@ _LATTE_ORBIT = {p: _latte_c2v(p, "orbit") for p in _VIDEO_SIZES}
 # MiniLM token states of captions such as "a red seven in the top left corner"). Paper: Hunyuan-DiT v1.2 (40 blocks,
 # width 1408) is used as released, no training; we train ours: depth 16, so that B=1 runs 2 of 16 blocks on a cached
 # step (Hunyuan-DiT: 2 of 40), with the class-to-video schedule (lr 4e-3, warm-up, cosine over the whole run, EMA
-# warm-up), batches of 64, as many steps as fit in 15 minutes on 2 cores (0.22 s each). As Hunyuan-DiT, it predicts v
-# and adds a pooled caption (ours: MiniLM's own sentence embedding, the masked token mean) to the timestep embedding.
+# warm-up), batches of 64, as many steps as fit in 15 minutes on 2 cores (0.23 s each: 873 s). As Hunyuan-DiT, it
+# predicts v and adds a pooled caption (ours: MiniLM's sentence embedding, the masked token mean) to the timestep
+# embedding.
 # Why width 128 (measured at the cpu profile, 100 test captions, DDPM-50): at width 64, 3,000 steps, every variant
 # (eps; v; v + pooled caption) drew the requested colour in 92-100% of the images but the digit in 7-14% and the place
 # in 11-25% (chance 10% and 20%): its x_0 prediction at t=900 put the ink in the requested corner in 27% of 256 test
 # captions (chance 25%). A class-conditional DiT given the place as its label did the same at width 64 (38% after 1,000
-# steps; lr 1e-3: 27%; patch 2: 36%) but 57% at width 128 (depth 8), the class-to-image models' width.
+# steps; lr 1e-3: 27%; patch 2: 36%) but 57% at width 128 (depth 8), the class-to-image models' width. At width 128
+# this TextDiT reads back digit 18% and place 39% of 300 captions (guidance 6; colour 99.7%): better, far below the
+# 80% bar. Tried and not kept (1,000-step probes at depth 8, the same corner measure at t=900; 27% as it is): captions
+# standardised per feature, 18%; per-block adaLN instead of adaLN-single, 28%, its loss at t=100 stuck near 0.9.
 _TEXT_IMAGE = {"patch_size": 4, "input_size": 16, "in_channels": 3, "learn_sigma": True, "prediction": "v",
                "pooled_caption": True}
 _TEXT_IMAGE_SIZES = {

@@ -6,6 +6,7 @@ import math
 import pandas as pd
 import pytest
 import torch
+from caching_fixtures import TINY, randomize
 
 from skipdit_lib.caching import AdaptiveSkipCacheConfig, SkipCacheConfig, TGATEConfig, get_cache
 from skipdit_lib.datasets.captioned_digits import CaptionedDigits
@@ -44,14 +45,8 @@ def test_tgate_keeps_the_papers_gate_share():
 
 def tiny_text_dit() -> torch.nn.Module:
     torch.manual_seed(0)
-    model = create_model("TextDiT-S/4-digits", depth=6, hidden_size=32, num_heads=2, input_size=8, caption_dim=8,
-                         text_len=4, prediction="v")
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(0.2 * torch.randn(p.shape, generator=gen))
-    return model.eval()
+    return randomize(create_model("TextDiT-S/4-digits", depth=6, caption_dim=8, text_len=4, prediction="v",
+                                  pooled_caption=True, **TINY), seed=1)
 
 
 def tiny_prompts(count: int) -> CaptionedDigits:

@@ -110,9 +110,10 @@ class MethodBench:
                              f"not {num_samples}: new methods must use the same noise")
         samples = sample_methods(model, dict(methods) if again else {name: None, **methods}, settings, noise, y)
         kept.update(samples)
+        labels = self.labels(num_samples)
         rows = [{"model": name, "method": method, **costs.loc[method, COST_COLUMNS].to_dict(),
                  "gflops_per_sample": costs.loc[method, "gflops"] / self.latency_batch,
-                 **quality(out, kept[name], self.data, self.labels(num_samples))} for method, out in samples.items()]
+                 **quality(out, kept[name], self.data, labels)} for method, out in samples.items()]
         return pd.DataFrame(rows)
 
     def uncached_accuracy(self, model: nn.Module, settings: SamplerSettings, num_samples: int) -> float:
