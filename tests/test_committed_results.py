@@ -119,3 +119,34 @@ def test_uncached_class_to_video_quality_reruns_to_its_committed_numbers():
         assert ours["fvd"] == pytest.approx(committed["fvd"], rel=SAME_SEEDS), method
         assert ours["frame_fid"] == pytest.approx(committed["frame_fid"], rel=SAME_SEEDS), method
         assert ours["class_accuracy"] == pytest.approx(committed["class_accuracy"], abs=SAME_SEEDS), method
+
+
+@pytest.mark.slow
+def test_text_to_image_skip_cache_reruns_to_its_committed_numbers():
+    from skipdit_lib.datasets import load_captioned_digits
+    from skipdit_lib.diffusion import run_sampler
+    from skipdit_lib.evaluation import DataReference, get_feature_extractor
+    from skipdit_lib.evaluation.cost import count_flops
+    from skipdit_lib.evaluation.methods import run_method
+    from skipdit_lib.evaluation.reference_quality import psnr
+    from skipdit_lib.experiments import text_to_image as t2i
+    from skipdit_lib.zoo import get_model
+
+    sizes, name = t2i.sizes("cpu"), "Skip-Cache N=2"
+    model = get_model("textdit-t2i", "cpu", progress=False)
+    test = load_captioned_digits("image", max(sizes.real_images, sizes.num_samples), 16, split="test")
+    data = DataReference(get_feature_extractor("captioned_images", 16), test.images[: sizes.real_images])
+    bench = t2i.make_bench(model, data, test, sizes, seed=0, device="cpu")
+    settings, config = t2i.sampler_settings(sizes), t2i.skip_cache_methods(sizes)[name]
+    noise, y = bench.inputs(sizes.num_samples, bench.seed)  # the notebook's quality batch
+    uncached, cached = run_sampler(model, settings, noise, y), run_method(model, config, settings, noise, y)
+    adherence = t2i.adherence_scores(uncached, test, data.extractor)["prompt_adherence"]
+    committed = committed_row("05_text_to_image", "table", method=t2i.MODEL)
+    assert adherence == pytest.approx(committed["prompt_adherence"], abs=SAME_SEEDS)
+    assert psnr(uncached, cached) == pytest.approx(committed_row("05_text_to_image", "table", method=name)["psnr_db"],
+                                                   rel=SAME_SEEDS)
+    cost_noise, cost_y = bench.cost_inputs()
+    speedup = (count_flops(lambda: run_sampler(model, settings, cost_noise, cost_y))
+               / count_flops(lambda: run_method(model, config, settings, cost_noise, cost_y)))
+    assert speedup == pytest.approx(committed_row("05_text_to_image", "table", method=name)["flops_speedup"],
+                                    rel=EXACT)
