@@ -149,7 +149,9 @@ def evaluate(bench: MethodBench, model: nn.Module, s: Sizes) -> pd.DataFrame:
     adherence = {m: adherence_scores(samples[m], bench.prompts, bench.data.extractor) for m in table["method"]}
     for column in ("prompt_adherence", "colour_accuracy", "place_accuracy"):
         table[column] = [adherence[m][column] for m in table["method"]]
-    table["lpips"] = [math.nan if m == MODEL else lpips_or_nan(samples[MODEL], samples[m]) for m in table["method"]]
+    have_lpips = lpips_backbone_file().exists()  # see lpips_note(); checked once, not logged per method
+    table["lpips"] = [lpips(samples[MODEL], samples[m]) if have_lpips and m != MODEL else math.nan
+                      for m in table["method"]]
     table["num_samples"] = s.num_samples
     return table
 
@@ -159,12 +161,6 @@ def adherence_scores(images: torch.Tensor, prompts: CaptionedDigits, classifier:
     asked = {name: prompts.attributes[name][:len(images)] for name in ATTRIBUTES}
     scores = prompt_adherence(images, asked, classifier)
     return {"prompt_adherence": scores["mean"], "colour_accuracy": scores["colour"], "place_accuracy": scores["place"]}
-
-
-def lpips_or_nan(uncached: torch.Tensor, images: torch.Tensor) -> float:
-    """LPIPS against the uncached images, NaN when its backbone weights are not on this machine (`lpips_note`)."""
-    score = lpips(uncached, images)
-    return math.nan if score is None else score
 
 
 def lpips_note() -> str:
