@@ -197,23 +197,23 @@ _LATTE_ORBIT = {p: _latte_c2v(p, "orbit") for p in _VIDEO_SIZES}
 # place 100%, colour 100%, digit 39.7% of the same 300 captions, beyond this profile's 15-minute training budget.
 _TEXT_IMAGE = {"patch_size": 4, "input_size": 16, "in_channels": 3, "learn_sigma": True, "prediction": "v",
                "pooled_caption": True}
-_TEXT_IMAGE_SIZES = {
-    "smoke": ({"depth": 4, "hidden_size": 32, "num_heads": 2}, 30, 16, 300),
-    "cpu": ({"depth": 16, "hidden_size": 128, "num_heads": 4}, 3800, 64, 4000),
-    "gpu": ({"input_size": 32, "patch_size": 2, "depth": 28, "hidden_size": 384, "num_heads": 6}, 50000, 256, 20000),
+_TEXT_IMAGE_SIZES = {  # profile -> (size overrides, steps, batch size, training images, extra TrainConfig fields)
+    "smoke": ({"depth": 4, "hidden_size": 32, "num_heads": 2}, 30, 16, 300,
+              {**_SHORT_RUN, "decay_steps": 0, "ema_decay": 0.9, "warmup_steps": 3}),
+    "cpu": ({"depth": 16, "hidden_size": 128, "num_heads": 4}, 3800, 64, 4000,
+            {**_SHORT_RUN, "decay_steps": 0, "ema_decay": 0.999}),
+    "gpu": ({"input_size": 32, "patch_size": 2, "depth": 28, "hidden_size": 384, "num_heads": 6}, 50000, 256, 20000,
+            {"lr": 1e-4, "ema_decay": 0.9999}),
 }
 
 
 def _textdit_t2i(profile: str) -> ZooRecipe:
     """The TextDiT of notebook 05 at `profile`: sizes, steps, batch and training images from _TEXT_IMAGE_SIZES."""
-    sizes, steps, batch, count = _TEXT_IMAGE_SIZES[profile]
+    sizes, steps, batch, count, train = _TEXT_IMAGE_SIZES[profile]
     overrides = {**_TEXT_IMAGE, **sizes}
-    train = ({**_SHORT_RUN, "decay_steps": 0, "ema_decay": 0.999 if profile == "cpu" else 0.9}
-             if profile != "gpu" else {"lr": 1e-4, "ema_decay": 0.9999})
     data = {"kind": "captioned_images", "num_samples": count, "resolution": overrides["input_size"]}
     return ZooRecipe("TextDiT-S/4-digits", overrides,
-                     {**train, "steps": steps, "batch_size": batch, "checkpoint_every": max(1, steps // 6),
-                      **({"warmup_steps": 3} if profile == "smoke" else {})},
+                     {**train, "steps": steps, "batch_size": batch, "checkpoint_every": max(1, steps // 6)},
                      data, weights="model" if profile != "gpu" else "ema")
 
 

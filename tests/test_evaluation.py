@@ -14,7 +14,7 @@ from skipdit_lib.evaluation import feature_extractors as fe
 from skipdit_lib.evaluation import inception
 from skipdit_lib.evaluation.classifiers import DigitClassifier
 from skipdit_lib.evaluation.frechet import frechet_distance, frechet_distance_from_features, frechet_from_features
-from skipdit_lib.evaluation.reference_quality import lpips, lpips_backbone_file, psnr, ssim
+from skipdit_lib.evaluation.reference_quality import lpips, lpips_backbone_file, psnr, ssim, warn_missing_backbone
 from skipdit_lib.evaluation.sample_quality import DataReference, against_uncached, frechet_column
 from skipdit_lib.evaluation.scores import class_accuracy, inception_score, precision_recall, prompt_adherence
 from skipdit_lib.experiments.paper import PAPER_TABLES, paper_rows, paper_table, paper_value
@@ -153,9 +153,12 @@ def test_ssim_is_one_for_identical_frames_and_checks_inputs():
 def test_lpips_without_backbone_weights_returns_none_and_says_what_to_get(caplog):
     if lpips_backbone_file("alex").exists():
         pytest.skip("AlexNet weights are present on this machine")
+    warn_missing_backbone.cache_clear()  # it says so once per process; an earlier test may have used that up
     with caplog.at_level(logging.WARNING):
         assert lpips(torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 16, 16)) is None
+        assert lpips(torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 16, 16)) is None
     assert lpips_backbone_file("alex").name in caplog.text
+    assert caplog.text.count("LPIPS skipped") == 1  # once, not once per scored method
 
 
 # ----------------------------------------------------------------------------- Inception and I3D

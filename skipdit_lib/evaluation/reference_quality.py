@@ -6,6 +6,7 @@ same noise (PSNR, LPIPS, SSIM). Samples are images (N, C, H, W) or videos (N, F,
 """
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Optional
@@ -68,9 +69,7 @@ def lpips(reference: torch.Tensor, test: torch.Tensor, net: str = "alex", batch_
     """
     weights = lpips_backbone_file(net)
     if not weights.exists():
-        log.warning("LPIPS skipped: torchmetrics' LPIPS(%s) needs the torchvision ImageNet weights %s; download "
-                    "them there (e.g. `torchvision.models.%s(weights='DEFAULT')` once online) to enable it",
-                    net, weights, {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}[net])
+        warn_missing_backbone(net, str(weights))
         return None
     from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
 
@@ -79,6 +78,14 @@ def lpips(reference: torch.Tensor, test: torch.Tensor, net: str = "alex", batch_
     for start in range(0, len(ref), batch_size):
         metric.update(_lpips_input(out[start:start + batch_size]), _lpips_input(ref[start:start + batch_size]))
     return float(metric.compute())
+
+
+@functools.lru_cache(maxsize=None)
+def warn_missing_backbone(net: str, weights: str) -> None:
+    """Log once per backbone file (not once per scored method) that LPIPS is skipped and how to enable it."""
+    log.warning("LPIPS skipped: torchmetrics' LPIPS(%s) needs the torchvision ImageNet weights %s; download "
+                "them there (e.g. `torchvision.models.%s(weights='DEFAULT')` once online) to enable it",
+                net, weights, {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}[net])
 
 
 def _lpips_input(frames: torch.Tensor) -> torch.Tensor:

@@ -57,7 +57,7 @@ class MethodBench:
     def condition(self, num: int) -> Any:
         """The condition of `num` samples: balanced labels, the first `num` captions' (tokens, mask), or None."""
         if self.prompts is None:
-            return balanced_labels(num, self.num_classes, self.device) if self.num_classes else None
+            return self.labels(num)  # class-conditional: the condition is the labels themselves
         if num > len(self.prompts):
             raise ValueError(f"{num} samples need as many captions but the prompt set holds {len(self.prompts)}; "
                              "load more test captions or ask for fewer samples")

@@ -149,9 +149,8 @@ def evaluate(bench: MethodBench, model: nn.Module, s: Sizes) -> pd.DataFrame:
     adherence = {m: adherence_scores(samples[m], bench.prompts, bench.data.extractor) for m in table["method"]}
     for column in ("prompt_adherence", "colour_accuracy", "place_accuracy"):
         table[column] = [adherence[m][column] for m in table["method"]]
-    have_lpips = lpips_backbone_file().exists()  # see lpips_note(); checked once, not logged per method
-    table["lpips"] = [lpips(samples[MODEL], samples[m]) if have_lpips and m != MODEL else math.nan
-                      for m in table["method"]]
+    scores = {m: lpips(samples[MODEL], samples[m]) for m in table["method"] if m != MODEL}  # None: see lpips_note()
+    table["lpips"] = [math.nan if scores.get(m) is None else scores[m] for m in table["method"]]
     table["num_samples"] = s.num_samples
     return table
 
