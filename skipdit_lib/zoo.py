@@ -122,19 +122,21 @@ GRAD_PROBE_BATCHES = 20
 _CPT_STEPS = {"smoke": (3, 6), "cpu": (300, 600), "gpu": (3000, 6000)}  # (stage 1, stage 2) steps
 
 
-def _continued(profile: str, convert: Optional[str], init: str = "default") -> ZooRecipe:
-    """A continued-training recipe on dit-c2i at `profile` (a Skip-DiT conversion, or the plain control)."""
-    parent = _DIT_C2I[profile]
-    stage1, stage2 = _CPT_STEPS[profile]
+def _continued(profile: str, convert: Optional[str], init: str = "default", parent_name: str = "dit-c2i",
+               steps: Mapping[str, tuple[int, int]] = _CPT_STEPS) -> ZooRecipe:
+    """A continued-training recipe on zoo model `parent_name` at `profile` (a Skip conversion, or the plain
+    control); `steps` gives (stage 1, stage 2) per profile."""
+    parent = {"dit-c2i": _DIT_C2I, "latte-t2v": _LATTE_T2V}[parent_name][profile]
+    stage1, stage2 = steps[profile]
     train = {"lr": 1e-3, "warmup_steps": min(50, stage1), "grad_clip": 1.0, "batch_size": parent.train["batch_size"],
              "ema_decay": 0.999, "ema_warmup": True, "checkpoint_every": max(1, (stage1 + stage2) // 9)}
     anneal = {"lr_schedule": "cosine", "decay_steps": (stage1 + stage2) // 3, "min_lr": 0.0}
     if convert is None:  # the control: the same DiT trained on for as many steps, everything trainable
         return ZooRecipe(parent.base, parent.overrides, {**train, **anneal, "steps": stage1 + stage2, "seed": 1},
-                         parent.data, weights="model", parent="dit-c2i", grad_skip_factor=10.0)
+                         parent.data, weights="model", parent=parent_name, grad_skip_factor=10.0)
     stages = ({"steps": stage1, "trainable": "skip_only", "seed": 1},
               {**anneal, "steps": stage2, "trainable": "all", "seed": 2})
-    return ZooRecipe(parent.base + "-skip", parent.overrides, train, parent.data, weights="model", parent="dit-c2i",
+    return ZooRecipe(parent.base + "-skip", parent.overrides, train, parent.data, weights="model", parent=parent_name,
                      convert=convert, init=init, stages=stages, stage_start="ema", grad_skip_factor=10.0)
 
 
@@ -217,6 +219,38 @@ def _textdit_t2i(profile: str) -> ZooRecipe:
                      data, weights="model" if profile != "gpu" else "ema")
 
 
+# Text-to-video (notebook 06): a text-conditional Latte on captioned moving coloured digits (8 frames of 16x16 RGB,
+# captions such as "a blue digit 3 moving right", MiniLM token states), then its Skip twin by the authors' two-stage
+# continued pre-training (stage 1 the skip modules only, stage 2 everything, stage 2 from stage 1's EMA).
+# Paper: Latte-T2V (Latte-0, 28 pairs, 512px, T5) continued for 330k steps on Vimeo; ours is trained from scratch
+# first (the authors started from the released Latte), with the class-to-video model's sizes (depth 16, width 64:
+# B=1 then caches 6 of 8 pairs) and schedule, at 0.56 s per batch of 32 (WAVE2.md): 1,500 steps for Latte (~14
+# min) and 300 + 600 for the twin (~8 min), the issue's 25 minutes for both.
+_TEXT_VIDEO = {"patch_size": 4, "input_size": 16, "in_channels": 3, "num_frames": 8, "learn_sigma": True}
+_TEXT_VIDEO_SIZES = {  # profile -> (size overrides, steps, batch size, training videos, extra TrainConfig fields)
+    "smoke": ({"depth": 8, "hidden_size": 32, "num_heads": 2}, 20, 8, 200,
+              {**_SHORT_RUN, "decay_steps": 0, "ema_decay": 0.9, "warmup_steps": 3}),
+    "cpu": ({"depth": 16, "hidden_size": 64, "num_heads": 4}, 1500, 32, 4000,
+            {**_SHORT_RUN, "decay_steps": 0, "ema_decay": 0.999}),
+    "gpu": ({"input_size": 32, "patch_size": 2, "num_frames": 16, "depth": 28, "hidden_size": 384, "num_heads": 6},
+            50000, 64, 20000, {"lr": 1e-4, "ema_decay": 0.9999}),
+}
+_T2V_CPT_STEPS = {"smoke": (3, 6), "cpu": (300, 600), "gpu": (3000, 6000)}  # (stage 1, stage 2) steps
+
+
+def _latte_t2v(profile: str) -> ZooRecipe:
+    """The text-to-video Latte of notebook 06 at `profile` (sizes and schedule from _TEXT_VIDEO_SIZES)."""
+    sizes, steps, batch, count, train = _TEXT_VIDEO_SIZES[profile]
+    overrides = {**_TEXT_VIDEO, **sizes}
+    data = {"kind": "captioned_videos", "num_samples": count, "resolution": overrides["input_size"],
+            "num_frames": overrides["num_frames"]}
+    return ZooRecipe("Latte-S/4-digits-t2v", overrides,
+                     {**train, "steps": steps, "batch_size": batch, "checkpoint_every": max(1, steps // 6)},
+                     data, weights="model" if profile != "gpu" else "ema")
+
+
+_LATTE_T2V = {p: _latte_t2v(p) for p in _TEXT_VIDEO_SIZES}
+
 ZOO: dict[str, dict[str, ZooRecipe]] = {  # zoo model -> profile -> recipe (recipes are frozen)
     "dit-c2i": _DIT_C2I,
     # Skip-DiT twins: identical sizes, recipe and data, skip branches on.
@@ -229,6 +263,8 @@ ZOO: dict[str, dict[str, ZooRecipe]] = {  # zoo model -> profile -> recipe (reci
     "latte-orbit": _LATTE_ORBIT,
     "skiplatte-orbit": {p: r.skip_twin() for p, r in _LATTE_ORBIT.items()},
     "textdit-t2i": {p: _textdit_t2i(p) for p in _TEXT_IMAGE_SIZES},
+    "latte-t2v": _LATTE_T2V,
+    "skiplatte-t2v": {p: _continued(p, "skip", parent_name="latte-t2v", steps=_T2V_CPT_STEPS) for p in _LATTE_T2V},
 }
 
 

@@ -2,7 +2,9 @@
 
 Formats read: a bare state dict (DiT's released files), the train.py dict {"model", "ema", "opt",
 "args"} (the "ema" weights are taken when present, as the authors' `find_model` does), {"ema": ...}
-(Latte's train_with_img.py), and any of these with a DDP "module." prefix on the keys.
+(Latte's train_with_img.py), and any of these with a DDP "module." prefix on the keys. A file in the
+authors' diffusers LatteT2V names (the released text-to-video `Latte-skip.pt`) is converted to ours
+on the way in (latte_t2v_names.py), every tensor used once.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from torch import nn
 
 from ..io import atomic_save_torch
 from .configs import build_from_config
+from .latte_t2v_names import from_latte_t2v, is_latte_t2v_state
 
 # The only non-tensor types a checkpoint may hold: the authors' train.py stores argparse args.
 SAFE_TYPES = [argparse.Namespace]
@@ -103,6 +106,8 @@ def check_state_dict(model: nn.Module, state: Mapping[str, Any]) -> None:
 def load_checkpoint(model: nn.Module, path: str | os.PathLike, key: Optional[str] = None) -> nn.Module:
     """Load weights from any released format into `model` with strict=True; returns the model."""
     state = extract_state_dict(read_checkpoint(path), key)
+    if is_latte_t2v_state(state):  # Paper: the released text-to-video Skip-DiT is in diffusers' names
+        state = from_latte_t2v(state, model)
     check_state_dict(model, state)
     model.load_state_dict(state, strict=True)
     return model

@@ -55,6 +55,7 @@ class Latte(UnitModel):
         self.out_channels = in_channels * 2 if learn_sigma else in_channels
         self.num_classes, self.num_frames, self.skip = num_classes, num_frames, skip
         self.text = caption_dim > 0
+        self.negative_prompt: Optional[tuple[torch.Tensor, torch.Tensor]] = None  # see use_negative_prompt
 
         self.x_embedder = PatchEmbed(input_size, patch_size, in_channels, hidden_size)
         self.t_embedder = TimestepEmbedder(hidden_size)
@@ -194,11 +195,27 @@ class Latte(UnitModel):
         h = unpatchify(h, self.patch_size, self.out_channels)  # (B*F, C_out, H, W)
         return rearrange(h, "(b f) c h w -> b f c h w", b=ctx.batch)  # (B, F, C_out, H, W)
 
+    def use_negative_prompt(self, tokens: Optional[torch.Tensor], mask: Optional[torch.Tensor] = None) -> None:
+        """Guide away from this encoded prompt (S, E) (mask (S,), True = a real token) instead of the null
+        caption `y_embedding`; None goes back to the null caption. The authors' text-to-video pipeline uses
+        the encoded empty prompt (T5("")); our captioned-digit models were trained with the null caption."""
+        if not self.text:
+            raise ValueError("a negative prompt needs a text-conditional Latte (caption_dim > 0)")
+        if tokens is not None and (tokens.ndim != 2 or tokens.shape[1] != self.y_embedder.y_embedding.shape[1]):
+            raise ValueError(f"the negative prompt must be encoded tokens (S, {self.y_embedder.y_embedding.shape[1]}), "
+                             f"got {tuple(tokens.shape)}")
+        if tokens is not None and mask is not None and tuple(mask.shape) != tokens.shape[:1]:
+            raise ValueError(f"the negative prompt's mask must be ({tokens.shape[0]},), got {tuple(mask.shape)}")
+        self.negative_prompt = None if tokens is None else (
+            tokens.detach(), torch.ones(tokens.shape[0], dtype=torch.bool) if mask is None else mask.bool())
+
     def null_condition(self, y: Any) -> Any:
-        """Null label / null caption for CFG; None when unconditional."""
+        """Null label / null caption (or the negative prompt) for CFG; None when unconditional."""
         if self.text:
             caption, _ = split_text_condition(y)
             n, s = caption.shape[:2]
+            if self.negative_prompt is not None:
+                return self._negative_condition(self.negative_prompt, n, s, caption)
             null = self.y_embedder.null_tokens(n, s).to(caption.dtype)  # (B, S, E)
             return null, torch.ones(n, s, dtype=torch.bool, device=caption.device)
         if self.num_classes == 0:
@@ -206,6 +223,19 @@ class Latte(UnitModel):
         if self.y_embedder.dropout_prob <= 0:
             raise ValueError("this Latte has no null class (class_dropout_prob=0): it cannot do CFG")
         return torch.full_like(y, self.num_classes)  # (B,)
+
+    @staticmethod
+    def _negative_condition(negative: tuple[torch.Tensor, torch.Tensor], n: int, s: int,
+                            caption: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The negative prompt padded (masked out) to the captions' length s, repeated over the batch."""
+        tokens, mask = negative  # (S', E), (S',)
+        if tokens.shape[0] > s:
+            raise ValueError(f"the negative prompt has {tokens.shape[0]} tokens, the captions {s}: encode both "
+                             "to the same length")
+        pad = s - tokens.shape[0]
+        tokens = torch.cat([tokens, tokens.new_zeros(pad, tokens.shape[1])]).to(caption)  # (S, E)
+        mask = torch.cat([mask, mask.new_zeros(pad)]).to(caption.device)  # (S,)
+        return tokens.expand(n, -1, -1), mask.expand(n, -1)  # (B, S, E), (B, S)
 
     def attention_modules(self) -> list[tuple[str, str, nn.Module]]:
         """Every attention module as (name, kind, module); kinds spatial, temporal, cross."""

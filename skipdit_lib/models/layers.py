@@ -43,10 +43,13 @@ def sincos_1d(embed_dim: int, positions: np.ndarray) -> np.ndarray:
     return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
 
 
-def sincos_2d(embed_dim: int, grid_size: int) -> torch.Tensor:
-    """DiT's fixed 2-D sin-cos embedding (1, grid_size**2, D): first half rows, second half columns."""
-    grid_w, grid_h = np.meshgrid(np.arange(grid_size, dtype=np.float32),
-                                 np.arange(grid_size, dtype=np.float32))  # w goes first, as upstream
+def sincos_2d(embed_dim: int, grid_size: int, interpolation_scale: float = 1.0) -> torch.Tensor:
+    """DiT's fixed 2-D sin-cos embedding (1, grid_size**2, D): first half rows, second half columns.
+
+    `interpolation_scale` divides the positions (diffusers' PatchEmbed; 1 everywhere but the authors'
+    text-to-video Latte at 1024px)."""
+    positions = np.arange(grid_size, dtype=np.float32) / np.float32(interpolation_scale)  # (G,)
+    grid_w, grid_h = np.meshgrid(positions, positions)  # w goes first, as upstream
     emb_h = sincos_1d(embed_dim // 2, grid_w)  # upstream encodes grid[0] (the w grid) first
     emb_w = sincos_1d(embed_dim // 2, grid_h)
     return torch.from_numpy(np.concatenate([emb_h, emb_w], axis=1)).float().unsqueeze(0)
