@@ -150,3 +150,34 @@ def test_text_to_image_skip_cache_reruns_to_its_committed_numbers():
                / count_flops(lambda: run_method(model, config, settings, cost_noise, cost_y)))
     assert speedup == pytest.approx(committed_row("05_text_to_image", "table", method=name)["flops_speedup"],
                                     rel=EXACT)
+
+
+@pytest.mark.slow
+def test_text_to_video_skip_cache_reruns_to_its_committed_numbers():
+    from skipdit_lib.datasets import load_captioned_digits
+    from skipdit_lib.diffusion import run_sampler
+    from skipdit_lib.evaluation import DataReference, get_feature_extractor
+    from skipdit_lib.evaluation.cost import count_flops
+    from skipdit_lib.evaluation.methods import run_method
+    from skipdit_lib.evaluation.reference_quality import psnr
+    from skipdit_lib.experiments import text_to_video as t2v
+    from skipdit_lib.zoo import get_model
+
+    sizes, name = t2v.sizes("cpu"), t2v.skip_cache_name(700, 2)
+    model = get_model("skiplatte-t2v", "cpu", progress=False)
+    test = load_captioned_digits("video", max(sizes.real_videos, sizes.num_samples), 16, 8, split="test")
+    extractor = get_feature_extractor("captioned_videos", 16, num_frames=8, train_samples=sizes.classifier_videos)
+    bench = t2v.make_bench(model, DataReference(extractor, test.videos[: sizes.real_videos]), test, sizes, 0, "cpu")
+    settings, config = t2v.sampler_settings(sizes), t2v.skip_methods(sizes)[name]
+    noise, y = bench.inputs(sizes.num_samples, bench.seed)  # the notebook's quality batch
+    uncached, cached = run_sampler(model, settings, noise, y), run_method(model, config, settings, noise, y)
+    committed = committed_row("06_text_to_video", "table", method=t2v.SKIP)
+    assert t2v.vbench_scores(uncached, test, extractor)["vbench_like"] == pytest.approx(committed["vbench_like"],
+                                                                                       abs=100 * SAME_SEEDS)
+    assert psnr(uncached, cached) == pytest.approx(committed_row("06_text_to_video", "table", method=name)["psnr_db"],
+                                                   rel=SAME_SEEDS)
+    cost_noise, cost_y = bench.cost_inputs()
+    speedup = (count_flops(lambda: run_sampler(model, settings, cost_noise, cost_y))
+               / count_flops(lambda: run_method(model, config, settings, cost_noise, cost_y)))
+    assert speedup == pytest.approx(committed_row("06_text_to_video", "table", method=name)["flops_speedup"],
+                                    rel=EXACT)

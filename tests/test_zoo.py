@@ -38,6 +38,20 @@ def test_recipe_keys_of_the_trained_cpu_models_are_stable():
         "skiplatte-orbit-cpu-057f34f654"]
     # notebook 05's model, as trained for its committed cpu results
     assert zoo.model_folder("textdit-t2i", "cpu").name == "textdit-t2i-cpu-8ea5f587e6"
+    # notebook 06's pair, as trained for its committed cpu results
+    assert zoo.model_folder("latte-t2v", "cpu").name == "latte-t2v-cpu-1697fe3c09"
+    assert zoo.model_folder("skiplatte-t2v", "cpu").name == "skiplatte-t2v-cpu-2d25cf1d7d"
+    # the class-to-image continued runs keep their keys now that the parent is a parameter
+    assert zoo.model_folder("skipdit-c2i-cpt", "smoke").name == "skipdit-c2i-cpt-smoke-89821c9336"
+
+
+def test_the_text_to_video_twin_continues_the_latte_in_two_stages():
+    plain, twin = zoo.get_recipe("latte-t2v", "cpu"), zoo.get_recipe("skiplatte-t2v", "cpu")
+    assert plain.base == "Latte-S/4-digits-t2v" and plain.data["kind"] == "captioned_videos"
+    assert twin.base == plain.base + "-skip" and twin.parent == "latte-t2v" and twin.convert == "skip"
+    assert twin.init == "default" and twin.stage_start == "ema"  # Paper: PyTorch-default skips, stage 2 from EMA
+    assert [s["trainable"] for s in twin.stages] == ["skip_only", "all"]
+    assert (twin.overrides, twin.data) == (plain.overrides, plain.data)
 
 
 def test_the_text_to_image_recipe_is_hunyuan_like_and_loads_captioned_images(tmp_path):

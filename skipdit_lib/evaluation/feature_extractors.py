@@ -62,6 +62,9 @@ class ExtractorConfig:
 # 10 epochs (52 s on one thread); direction 0.996-0.998 either way; orbit videos (2,000, 8 epochs) 0.89 digit, 1.0 turn.
 # 32 features instead of 64 (so that the FVD-style covariance of 64-100 videos has full rank): bounce 0.916 digit /
 # 0.992 direction, orbit 0.938 / 1.0 (4,000 videos, 10 epochs, 44-47 s).
+# Captioned videos (digit, colour, motion), held-out accuracy on 500 videos: 4,000 videos, 8 epochs, 64 features read
+# the digit of real test videos in 59% (of 300); 32 features, 16 epochs 0.79; 24 epochs 0.86; 8,000 videos and 16
+# epochs 0.87 (colour and motion 0.996-1.0 in every setting), the default (about a minute on one thread).
 _VIDEO_DEFAULTS = {"num_frames": 8, "train_samples": 2000, "epochs": 8, "batch_size": 32, "width": 16}
 
 
@@ -76,7 +79,8 @@ def make_config(kind: str, resolution: int = 16, **overrides: Any) -> ExtractorC
     defaults: dict[str, Any] = {"digits": {}, "captioned_images": {"channels": 3, "train_samples": 4000},
                                 "moving_digits": {**_VIDEO_DEFAULTS, "train_samples": 4000, "epochs": 10,
                                                   "feature_dim": 32},
-                                "captioned_videos": {**_VIDEO_DEFAULTS, "channels": 3, "train_samples": 4000}}[kind]
+                                "captioned_videos": {**_VIDEO_DEFAULTS, "channels": 3, "train_samples": 8000,
+                                                     "epochs": 16, "feature_dim": 32}}[kind]
     config = ExtractorConfig(kind=kind, resolution=resolution, **{**defaults, **overrides})
     check_config(config)
     return config

@@ -57,14 +57,14 @@ class Sizes:
     latency_repeats: int
     intervals: tuple[int, ...]  # Skip-Cache N; Paper (Table 3): 2, 3, 4
     branch_depth: int         # Skip-Cache B in pairs; Paper: 1
-    classifier_videos: int = 4000  # training videos of the caption classifier (the extractor's default)
+    classifier_videos: int = 8000  # training videos of the caption classifier (the extractor's default)
     released_videos: int = 2  # gpu, released model: videos per prompt file entry used for its Skip-Cache check
 
 
 # cpu cost: an uncached video of the cpu Latte costs ~0.2 s at DDIM-50 with guidance on 2 cores; 14 rows of 200
 # videos, cached rows cheaper.
 SIZES = per_profile(
-    smoke=Sizes(60, 10, 7.5, 60, 2, 0, 1, (2, 3), 1, classifier_videos=300),
+    smoke=Sizes(70, 10, 7.5, 70, 2, 0, 1, (2, 3), 1, classifier_videos=300),
     cpu=Sizes(200, 50, 7.5, 1000, 4, 1, 3, (2, 3, 4), 1),
     gpu=Sizes(1000, 50, 7.5, 2000, 8, 1, 5, (2, 3, 4), 1, released_videos=4),
 )
@@ -312,3 +312,32 @@ def released_check(checkpoints_dir: str | Path, s: Sizes, device: str, seed: int
     costs = costs.rename(columns={"psnr_db": "latent_psnr_db", "ssim": "latent_ssim"})
     costs["seconds"] = time.time() - started
     return costs.reset_index()
+
+
+# ----------------------------------------------------------------------------- training
+
+def training_curves(profile: str, root: Any = None) -> pd.DataFrame:
+    """The training loss of Latte, then of its Skip twin's two stages, on one step axis."""
+    from .. import zoo
+
+    latte = pd.DataFrame(zoo.training_log("latte-t2v", profile, root)).assign(model=PLAIN)
+    twin = pd.DataFrame(zoo.training_log("skiplatte-t2v", profile, root)).assign(model=SKIP)
+    twin["step"] = twin["step"] + int(latte["step"].max())
+    return pd.concat([latte, twin], ignore_index=True)
+
+
+def training_figure(curves: pd.DataFrame) -> Any:
+    """Loss against training step: Latte from scratch, then the conversion shock and recovery of its twin."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for model, colour in ((PLAIN, "tab:blue"), (SKIP, "tab:red")):
+        rows = curves[curves["model"] == model]
+        ax.plot(rows["step"], rows["loss"], color=colour, label=model if model == PLAIN else
+                f"{SKIP} (continued pre-training: skip modules only, then all)")
+    ax.set(xlabel="training step", ylabel="training loss", yscale="log",
+           title="Latte from scratch, then its Skip twin by continued pre-training")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,236 @@
+"""The N x B grid of Skip-Cache and the search past 3x (notebook 07).
+
+Skip-Cache has two knobs: the interval N (one full step every N calls) and the branch depth B (the
+outer units 0..B-1 and L-B..L-1 run on a cached step). The paper fixes B per task (B=1 for video and
+text-to-image; for class-to-image its text says the third layer while the released code caches at
+B=4) and varies N from 2 to 6. Here every N from 2 to 8 meets every B the model allows (2B < L: B=L/2
+would cache nothing), on the class-to-image Skip-DiT of notebook 03 and the class-to-video Skip-Latte
+of notebook 04 (bounce), in each notebook's main sampler setting; the methods those notebooks measured
+are read from their committed results and drawn on the same speed-against-quality plane.
+
+Past the paper (ours): the fastest grid point whose FID-style distance stays within 10% of uncached
+and whose accuracy stays within 2 points, and whether any reaches 3x wall-clock.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import pandas as pd
+from torch import nn
+
+from ..caching import skip_cache_preset
+from ..diffusion.sampling import SamplerSettings
+from ..evaluation.sample_quality import DataReference
+from ..paths import RESULTS_DIR
+from ..profiles import per_profile, pick
+from .bench import MethodBench
+from .claims import Claim, Setting, Verdict, num, pct, times
+from .figures import Panel, speed_quality_grid
+
+SOURCE = "Tables 7, 1 (N x B grid, ours)"
+FAST = 3.0          # the issue: a setting at 3x wall-clock or more
+FID_WITHIN = 0.10   # ... whose FID-style distance is within 10% of uncached
+ACCURACY_POINTS = 0.02  # ... and whose accuracy is within 2 points
+
+
+@dataclass(frozen=True)
+class GridPair:
+    """One model pair of the grid and where its notebook's committed results are."""
+
+    skip: str               # zoo name of the Skip model
+    notebook: str           # the notebook whose committed table gives the other methods
+    preset: str             # Skip-Cache preset (window and reset rule) of that notebook
+    sampler: SamplerSettings  # that notebook's main sampler setting
+    quality: str            # "fid" or "fvd"
+    where: Mapping[str, Any]  # the rows of the committed table measured at this setting
+
+
+PAIRS: dict[str, GridPair] = {
+    # Paper Table 7: DDPM-250, guidance 1.5 (notebook 03's first setting).
+    "class-to-image": GridPair("skipdit-c2i", "03_class_to_image", "class-to-image",
+                               SamplerSettings("ddpm", 250, 1.5), "fid",
+                               {"sampler": "DDPM-250", "cfg_scale": 1.5}),
+    # Paper Table 1 (UCF101): DDIM-50, guidance 7 (notebook 04's bounce set).
+    "class-to-video": GridPair("skiplatte-c2v", "04_class_to_video", "class-to-video",
+                               SamplerSettings("ddim", 50, 7.0), "fvd", {"dataset": "bounce"}),
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """What a profile sets for notebook 07's grid."""
+
+    image_samples: int        # class-to-image samples per grid point
+    video_samples: int        # class-to-video videos per grid point
+    ddpm_steps: int           # class-to-image DDPM steps (Paper: 250)
+    ddim_steps: int           # class-to-video DDIM steps (Paper: 50)
+    real_samples: int         # real test samples of each reference
+    latency_batch: int
+    latency_warmup: int
+    latency_repeats: int
+    intervals: tuple[int, ...]  # N; the issue: 2..8
+
+
+# cpu cost: 21 grid points (N = 2..8, B = 1..3 on both depth-8 / 8-pair Skip models) of 100 samples each; an
+# uncached class-to-image run of 100 images at DDPM-250 takes about 45 s on 2 cores, a class-to-video run of 100
+# videos at DDIM-50 about 40 s.
+SIZES = per_profile(
+    smoke=Sizes(70, 40, 10, 6, 80, 2, 0, 1, (2, 4)),
+    cpu=Sizes(100, 100, 250, 50, 1000, 4, 1, 3, tuple(range(2, 9))),
+    gpu=Sizes(2000, 500, 250, 50, 5000, 16, 1, 5, tuple(range(2, 9))),
+)
+
+
+def sizes(profile: str) -> Sizes:
+    """The sizes of notebook 07's grid at `profile`."""
+    return pick(SIZES, profile)
+
+
+def sampler_settings(pair: str, s: Sizes) -> SamplerSettings:
+    """The pair's sampler at the profile's step count."""
+    base = PAIRS[pair].sampler
+    return replace(base, num_steps=s.ddpm_steps if base.sampler == "ddpm" else s.ddim_steps)
+
+
+def branch_depths(model: nn.Module) -> list[int]:
+    """Every B at which a cached step skips something: 1 <= B and 2B < L."""
+    return [b for b in range(1, model.num_units) if 2 * b < model.num_units]
+
+
+def grid_name(n: int, b: int) -> str:
+    """"Skip-Cache N=3 B=2"."""
+    return f"Skip-Cache N={n} B={b}"
+
+
+def grid_methods(model: nn.Module, pair: str, intervals: tuple[int, ...]) -> dict[str, Any]:
+    """Skip-Cache at every (N, B) with the pair's window and reset rule."""
+    return {grid_name(n, b): skip_cache_preset(PAIRS[pair].preset, n, branch_depth=b)
+            for b in branch_depths(model) for n in intervals}
+
+
+def reference(pair: str, model: nn.Module, profile: str, s: Sizes, root: Any = None, device: str = "cpu"
+              ) -> DataReference:
+    """The real test data in the features notebook 03 (digits) or 04 (bounce videos) measures them with."""
+    from ..datasets import load_digits, load_moving_digits
+    from ..evaluation import get_feature_extractor
+    from . import class_to_video as c2v
+
+    size = model.x_embedder.input_size
+    if PAIRS[pair].quality == "fid":
+        extractor = get_feature_extractor("digits", size, root=root)
+        real = load_digits(size, "test").images[: s.real_samples]
+    else:
+        extractor = get_feature_extractor("moving_digits", size, root=root, motion="bounce",
+                                          num_frames=model.num_frames, **c2v.sizes(profile).classifier_settings())
+        real = load_moving_digits(s.real_samples, model.num_frames, size, "test", motion="bounce").videos
+    return DataReference(extractor.to(device), real.to(device))
+
+
+def make_bench(model: nn.Module, data: Any, s: Sizes, seed: int, device: str) -> MethodBench:
+    """A class-conditional bench (10 digit classes) of `model`'s sample shape."""
+    size = model.x_embedder.input_size
+    shape = (model.num_frames, model.in_channels, size, size) if hasattr(model, "num_frames") else \
+        (model.in_channels, size, size)
+    return MethodBench(shape, 10, data, s.latency_batch, s.latency_repeats, s.latency_warmup, seed, device)
+
+
+def evaluate(bench: MethodBench, model: nn.Module, pair: str, s: Sizes) -> pd.DataFrame:
+    """The uncached Skip model and every grid point, from the same noise; columns `n` and `b` added."""
+    count = s.image_samples if PAIRS[pair].quality == "fid" else s.video_samples
+    table = bench.evaluate({"uncached": (model, grid_methods(model, pair, s.intervals))},
+                           sampler_settings(pair, s), count)
+    grid = {grid_name(n, b): (n, b) for b in branch_depths(model) for n in s.intervals}
+    table["n"] = [grid.get(m, (1, 0))[0] for m in table["method"]]
+    table["b"] = [grid.get(m, (1, 0))[1] for m in table["method"]]
+    table.insert(0, "pair", pair)
+    table["num_samples"] = count
+    return table.rename(columns={PAIRS[pair].quality: "quality"})
+
+
+def committed(pair: str, results_dir: str | Path | None = None) -> Optional[pd.DataFrame]:
+    """The committed rows of the pair's notebook at the grid's setting (None when it has no results yet)."""
+    spec = PAIRS[pair]
+    path = Path(results_dir or RESULTS_DIR) / spec.notebook / "metrics.json"
+    if not path.exists():
+        return None
+    table = pd.DataFrame(json.loads(path.read_text())["values"]["table"])
+    for column, wanted in spec.where.items():
+        table = table[table[column] == wanted]
+    return table.rename(columns={spec.quality: "quality"})
+
+
+def depth_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Quality (FID/FVD-style) per N (rows) and B (columns): which B is better at each N."""
+    grid = table[table["b"] > 0]
+    return grid.pivot(index="n", columns="b", values="quality")
+
+
+def best_depth(table: pd.DataFrame) -> dict[str, Any]:
+    """The B with the lowest quality distance at most N, and the B on most of the Pareto front."""
+    per_n = depth_table(table).idxmin(axis=1)
+    return {"best_b_by_n": {int(n): int(b) for n, b in per_n.items()},
+            "most_often_best": int(per_n.mode().iloc[0])}
+
+
+def fast_and_faithful(table: pd.DataFrame) -> dict[str, Any]:
+    """The fastest grid point within FID_WITHIN and ACCURACY_POINTS of uncached, and whether it reaches FAST."""
+    base = table[table["b"] == 0].iloc[0]
+    grid = table[table["b"] > 0].copy()
+    grid["quality_change"] = grid["quality"] / base["quality"] - 1
+    grid["accuracy_change"] = grid["class_accuracy"] - base["class_accuracy"]
+    ok = grid[(grid["quality_change"] <= FID_WITHIN) & (grid["accuracy_change"] >= -ACCURACY_POINTS)]
+    fastest = ok.sort_values("wallclock_speedup").iloc[-1] if len(ok) else None
+    at_speed = grid[grid["wallclock_speedup"] >= FAST]
+    closest = at_speed.sort_values("quality").iloc[0] if len(at_speed) else grid.sort_values(
+        "wallclock_speedup").iloc[-1]
+    return {"fastest_faithful": None if fastest is None else fastest.to_dict(), "closest_at_speed": closest.to_dict(),
+            "base_quality": float(base["quality"]), "base_accuracy": float(base["class_accuracy"])}
+
+
+def grid_figure(tables: Mapping[str, pd.DataFrame], others: Mapping[str, Optional[pd.DataFrame]]) -> Any:
+    """Quality against wall-clock speedup per pair: grid points coloured by B, committed methods by model."""
+    panels = []
+    for pair, table in tables.items():
+        points = [{**r, "model": f"B={int(r['b'])}" if r["b"] else "uncached"} for r in table.to_dict("records")]
+        extra = others.get(pair)
+        if extra is not None:
+            points += [{**r, "model": f"{r['model']} (notebook {PAIRS[pair].notebook[:2]})"}
+                       for r in extra.to_dict("records")]
+        label = "FID-style" if PAIRS[pair].quality == "fid" else "FVD-style"
+        panels.append(Panel(points, "wallclock_speedup", "quality", "wall-clock speedup (x)",
+                            f"{label} distance (lower is better)", f"{pair}: {table['sampler'].iloc[0]}"))
+    return speed_quality_grid([panels], "Skip-Cache at every N and B, beside the methods of notebooks 03 and 04")
+
+
+def setting_of(table: pd.DataFrame, profile: str) -> Setting:
+    """The Setting of one pair's grid."""
+    sampler, steps = table["sampler"].iloc[0].split("-")
+    return Setting(profile, sampler.lower(), int(steps), float(table["cfg_scale"].iloc[0]),
+                   f"{table['pair'].iloc[0]} Skip model, {int(table['num_samples'].iloc[0])} samples per point; "
+                   "same noise")
+
+
+def past_three_claim(tables: Mapping[str, pd.DataFrame], profile: str) -> list[Claim]:
+    """Ours, per pair: a grid point at FAST x or more within FID_WITHIN and ACCURACY_POINTS of uncached."""
+    out = []
+    for pair, table in tables.items():
+        found = fast_and_faithful(table)
+        fastest, closest = found["fastest_faithful"], found["closest_at_speed"]
+        ours = (f"fastest within the bounds: {fastest['method']} at {times(fastest['wallclock_speedup'])}"
+                if fastest is not None else "no grid point within the bounds")
+        ours += (f"; closest at {times(FAST)} or more: {closest['method']} at {times(closest['wallclock_speedup'])}, "
+                 f"distance {num(closest['quality'])} vs {num(found['base_quality'])} uncached, accuracy "
+                 f"{pct(closest['class_accuracy'])} vs {pct(found['base_accuracy'])}")
+        held = fastest is not None and fastest["wallclock_speedup"] >= FAST
+        near = fastest is not None and fastest["wallclock_speedup"] >= 0.8 * FAST
+        verdict = Verdict.HELD if held else (Verdict.PARTLY if near else Verdict.NOT_HELD)
+        out.append(Claim(f"Skip-Cache past {FAST:g}x, near-losslessly ({pair}, ours)",
+                         "no number (beyond the paper: its largest speedups are 2.09x-2.62x at N=6)", ours, verdict,
+                         f"held when some N and B reach {times(FAST)} wall-clock with the distance at most "
+                         f"{FID_WITHIN:.0%} above uncached and the accuracy at most {ACCURACY_POINTS * 100:g} points "
+                         f"below; partly when the fastest such point reaches {times(0.8 * FAST)}",
+                         setting_of(table, profile), SOURCE))
+    return out

@@ -1,0 +1,89 @@
+"""Notebook 07's N x B grid: the grid points, the committed methods beside it, which B wins, the search past 3x."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+from caching_fixtures import TINY, randomize
+
+from skipdit_lib.evaluation import DataReference
+from skipdit_lib.evaluation.classifiers import DigitClassifier
+from skipdit_lib.experiments import cache_grid as grid
+from skipdit_lib.experiments.claims import Verdict
+from skipdit_lib.models import create_model
+
+torch.set_num_threads(1)
+
+
+def tiny_skip_dit() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return randomize(create_model("DiT-S/4-digits-skip", depth=6, **TINY), seed=1).eval()
+
+
+def test_every_branch_depth_that_skips_something():
+    model = tiny_skip_dit()
+    assert grid.branch_depths(model) == [1, 2]  # 6 units: B=3 would run all six on a cached step
+    methods = grid.grid_methods(model, "class-to-image", (2, 5))
+    assert list(methods) == ["Skip-Cache N=2 B=1", "Skip-Cache N=5 B=1", "Skip-Cache N=2 B=2", "Skip-Cache N=5 B=2"]
+    assert methods["Skip-Cache N=5 B=2"].interval == 5 and methods["Skip-Cache N=5 B=2"].branch_depth == 2
+    assert methods["Skip-Cache N=5 B=2"].stop_t == 20  # the class-to-image window and reset
+    assert grid.sampler_settings("class-to-image", grid.sizes("cpu")).label == "DDPM-250"
+    assert grid.sampler_settings("class-to-video", grid.sizes("cpu")).cfg_scale == 7.0
+
+
+def test_the_grid_on_a_tiny_skip_dit():
+    torch.manual_seed(0)
+    model = tiny_skip_dit()
+    classifier = DigitClassifier(1, 8, {"digit": 10}, width=4, feature_dim=4).eval()
+    real = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    s = grid.Sizes(10, 10, 6, 6, 20, 2, 0, 1, (2, 3))
+    bench = grid.make_bench(model, DataReference(classifier, real), s, seed=0, device="cpu")
+    table = grid.evaluate(bench, model, "class-to-image", s)
+    assert list(table["method"]) == ["uncached"] + [f"Skip-Cache N={n} B={b}" for b in (1, 2) for n in (2, 3)]
+    assert list(zip(table["n"], table["b"])) == [(1, 0), (2, 1), (3, 1), (2, 2), (3, 2)]
+    assert table["quality"].notna().all() and set(table["pair"]) == {"class-to-image"}
+    depths = grid.depth_table(table)
+    assert list(depths.columns) == [1, 2] and list(depths.index) == [2, 3]
+    assert grid.best_depth(table)["most_often_best"] in (1, 2)
+
+
+def synthetic(points: list[tuple[int, int, float, float, float]]) -> pd.DataFrame:
+    rows = [{"pair": "class-to-image", "sampler": "DDPM-250", "cfg_scale": 1.5, "num_samples": 100, "n": n, "b": b,
+             "method": "uncached" if b == 0 else grid.grid_name(n, b), "wallclock_speedup": speed, "quality": q,
+             "class_accuracy": acc} for n, b, speed, q, acc in points]
+    return pd.DataFrame(rows)
+
+
+def test_the_fastest_faithful_point_and_the_verdict():
+    table = synthetic([(1, 0, 1.0, 20.0, 0.90), (2, 1, 1.6, 20.5, 0.90), (8, 1, 3.1, 21.9, 0.89),
+                       (8, 2, 2.6, 20.1, 0.91), (4, 3, 3.5, 30.0, 0.80)])
+    found = grid.fast_and_faithful(table)
+    assert found["fastest_faithful"]["method"] == "Skip-Cache N=8 B=1"
+    claim = grid.past_three_claim({"class-to-image": table}, "cpu")[0]
+    assert claim.verdict is Verdict.HELD and "Skip-Cache N=8 B=1 at 3.10x" in claim.ours
+    slower = synthetic([(1, 0, 1.0, 20.0, 0.90), (8, 1, 3.1, 25.0, 0.89), (6, 1, 2.5, 21.0, 0.90)])
+    claim = grid.past_three_claim({"class-to-image": slower}, "cpu")[0]
+    assert claim.verdict is Verdict.PARTLY and "closest at 3x or more: Skip-Cache N=8 B=1" in claim.ours
+    none = synthetic([(1, 0, 1.0, 20.0, 0.90), (8, 1, 3.1, 25.0, 0.80)])
+    assert grid.past_three_claim({"class-to-image": none}, "cpu")[0].verdict is Verdict.NOT_HELD
+
+
+def test_committed_rows_are_read_at_the_grids_setting(tmp_path):
+    assert grid.committed("class-to-video", tmp_path) is None
+    rows = [{"dataset": "bounce", "model": "Latte", "method": "FORA", "fvd": 700.0, "wallclock_speedup": 1.7},
+            {"dataset": "orbit", "model": "Latte", "method": "FORA", "fvd": 1200.0, "wallclock_speedup": 1.6}]
+    folder = tmp_path / "04_class_to_video"
+    folder.mkdir()
+    (folder / "metrics.json").write_text(json.dumps({"values": {"table": rows}}))
+    found = grid.committed("class-to-video", tmp_path)
+    assert list(found["quality"]) == [700.0]
+
+
+def test_grid_figure_draws_both_pairs():
+    table = synthetic([(1, 0, 1.0, 20.0, 0.9), (2, 1, 1.5, 21.0, 0.9)])
+    fig = grid.grid_figure({"class-to-image": table}, {"class-to-image": None})
+    assert len(fig.axes) == 1
+    with pytest.raises(KeyError):
+        grid.committed("class-to-audio")
