@@ -118,7 +118,8 @@ def test_claims_where_they_hold():
     assert [c.verdict for c in found] == [Verdict.HELD] * 4
     assert found[0].paper == "Skip-DiT 75.6 vs Latte 76.1 VBench"
     assert found[1].paper.startswith("Skip-Cache 700->50 N=2 PSNR 29.5 at 1.49x; baselines at most 24.0 dB")
-    assert found[2].ours == "N=2: 28.0 vs 24.0 dB; N=3: 27.0 vs 23.0 dB; N=4: 26.0 vs 22.0 dB"
+    assert found[2].ours == "N=2: 28.000 vs 24.000 dB; N=3: 27.000 vs 23.000 dB; N=4: 26.000 vs 22.000 dB"
+    assert found[2].paper == "N=2: 29.52 vs 26.02 dB; N=3: 27.46 vs 22.85 dB; N=4: 25.97 vs 22.08 dB"
 
 
 def test_claims_where_they_fail():

@@ -236,8 +236,8 @@ def window_claim(table: pd.DataFrame, intervals: Sequence[int], profile: str) ->
     paper = [(n, paper_value(TABLE, "psnr", method="Skip-Cache", t_start=700, n=n),
               paper_value(TABLE, "psnr", method="Skip-Cache", t_start=800, n=n)) for n in (2, 3, 4)]
     return Claim("Window 700 -> 50 keeps a higher PSNR than 800 -> 50",
-                 "; ".join(f"N={n}: {num(a)} vs {num(b)} dB" for n, a, b in paper),
-                 "; ".join(f"N={n}: {num(a)} vs {num(b)} dB" for n, a, b in pairs),
+                 "; ".join(f"N={n}: {a:.2f} vs {b:.2f} dB" for n, a, b in paper),
+                 "; ".join(f"N={n}: {a:.3f} vs {b:.3f} dB" for n, a, b in pairs),
                  combine([bool(a > b) for _, a, b in pairs]),
                  "held when 700 -> 50 has the higher PSNR against uncached at every N; partly at some",
                  setting_of(table, profile), SOURCE)
