@@ -65,9 +65,12 @@ def test_the_fastest_faithful_point_and_the_verdict():
     assert claim.verdict is Verdict.HELD and "Skip-Cache N=8 B=1 at 3.10x" in claim.ours
     slower = synthetic([(1, 0, 1.0, 20.0, 0.90), (8, 1, 3.1, 25.0, 0.89), (6, 1, 2.5, 21.0, 0.90)])
     claim = grid.past_three_claim({"class-to-image": slower}, "cpu")[0]
-    assert claim.verdict is Verdict.PARTLY and "closest at 3.00x or more: Skip-Cache N=8 B=1" in claim.ours
+    assert claim.verdict is Verdict.PARTLY and "best at 3.00x or more: Skip-Cache N=8 B=1" in claim.ours
     none = synthetic([(1, 0, 1.0, 20.0, 0.90), (8, 1, 3.1, 25.0, 0.80)])
     assert grid.past_three_claim({"class-to-image": none}, "cpu")[0].verdict is Verdict.NOT_HELD
+    slow = synthetic([(1, 0, 1.0, 20.0, 0.90), (8, 1, 2.1, 20.0, 0.90), (4, 1, 1.5, 20.0, 0.90)])
+    claim = grid.past_three_claim({"class-to-image": slow}, "cpu")[0]
+    assert claim.verdict is Verdict.NOT_HELD and "no point reaches 3.00x; the fastest: Skip-Cache N=8 B=1" in claim.ours
 
 
 def test_committed_rows_are_read_at_the_grids_setting(tmp_path):
