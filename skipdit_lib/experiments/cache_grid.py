@@ -169,7 +169,8 @@ def depth_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_depth(table: pd.DataFrame) -> dict[str, Any]:
-    """The B with the lowest quality distance at most N, and the B on most of the Pareto front."""
+    """The B with the lowest distance at each N, and the B that wins at the most N (at equal N a larger B runs
+    more units, so it is also slower: compare the B at equal speed on the figure's Pareto front)."""
     per_n = depth_table(table).idxmin(axis=1)
     return {"best_b_by_n": {int(n): int(b) for n, b in per_n.items()},
             "most_often_best": int(per_n.mode().iloc[0])}
