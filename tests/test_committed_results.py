@@ -49,6 +49,20 @@ def test_summary_and_readme_are_generated_from_the_metrics():
         "README.md's results block differs from the metrics: run `python -m skipdit_lib.summary`"
 
 
+def rerun_on_bench(model, bench, settings, config, num_samples: int):
+    """A notebook's quality batch uncached and with `config` (same noise), and the FLOPs speedup on its cost batch."""
+    from skipdit_lib.diffusion import run_sampler
+    from skipdit_lib.evaluation.cost import count_flops
+    from skipdit_lib.evaluation.methods import run_method
+
+    noise, y = bench.inputs(num_samples, bench.seed)
+    uncached, cached = run_sampler(model, settings, noise, y), run_method(model, config, settings, noise, y)
+    cost_noise, cost_y = bench.cost_inputs()
+    speedup = (count_flops(lambda: run_sampler(model, settings, cost_noise, cost_y))
+               / count_flops(lambda: run_method(model, config, settings, cost_noise, cost_y)))
+    return uncached, cached, speedup
+
+
 def committed_row(notebook: str, key: str, **where) -> dict:
     """The single row of a committed table (`values[key]`, a list of records) matching `where`."""
     rows = [r for r in COMMITTED[notebook]["values"][key] if all(r.get(k) == v for k, v in where.items())]
@@ -124,10 +138,7 @@ def test_uncached_class_to_video_quality_reruns_to_its_committed_numbers():
 @pytest.mark.slow
 def test_text_to_image_skip_cache_reruns_to_its_committed_numbers():
     from skipdit_lib.datasets import load_captioned_digits
-    from skipdit_lib.diffusion import run_sampler
     from skipdit_lib.evaluation import DataReference, get_feature_extractor
-    from skipdit_lib.evaluation.cost import count_flops
-    from skipdit_lib.evaluation.methods import run_method
     from skipdit_lib.evaluation.reference_quality import psnr
     from skipdit_lib.experiments import text_to_image as t2i
     from skipdit_lib.zoo import get_model
@@ -138,16 +149,12 @@ def test_text_to_image_skip_cache_reruns_to_its_committed_numbers():
     data = DataReference(get_feature_extractor("captioned_images", 16), test.images[: sizes.real_images])
     bench = t2i.make_bench(model, data, test, sizes, seed=0, device="cpu")
     settings, config = t2i.sampler_settings(sizes), t2i.skip_cache_methods(sizes)[name]
-    noise, y = bench.inputs(sizes.num_samples, bench.seed)  # the notebook's quality batch
-    uncached, cached = run_sampler(model, settings, noise, y), run_method(model, config, settings, noise, y)
+    uncached, cached, speedup = rerun_on_bench(model, bench, settings, config, sizes.num_samples)
     adherence = t2i.adherence_scores(uncached, test, data.extractor)["prompt_adherence"]
     committed = committed_row("05_text_to_image", "table", method=t2i.MODEL)
     assert adherence == pytest.approx(committed["prompt_adherence"], abs=SAME_SEEDS)
     assert psnr(uncached, cached) == pytest.approx(committed_row("05_text_to_image", "table", method=name)["psnr_db"],
                                                    rel=SAME_SEEDS)
-    cost_noise, cost_y = bench.cost_inputs()
-    speedup = (count_flops(lambda: run_sampler(model, settings, cost_noise, cost_y))
-               / count_flops(lambda: run_method(model, config, settings, cost_noise, cost_y)))
     assert speedup == pytest.approx(committed_row("05_text_to_image", "table", method=name)["flops_speedup"],
                                     rel=EXACT)
 
@@ -155,10 +162,7 @@ def test_text_to_image_skip_cache_reruns_to_its_committed_numbers():
 @pytest.mark.slow
 def test_text_to_video_skip_cache_reruns_to_its_committed_numbers():
     from skipdit_lib.datasets import load_captioned_digits
-    from skipdit_lib.diffusion import run_sampler
     from skipdit_lib.evaluation import DataReference, get_feature_extractor
-    from skipdit_lib.evaluation.cost import count_flops
-    from skipdit_lib.evaluation.methods import run_method
     from skipdit_lib.evaluation.reference_quality import psnr
     from skipdit_lib.experiments import text_to_video as t2v
     from skipdit_lib.zoo import get_model
@@ -169,15 +173,11 @@ def test_text_to_video_skip_cache_reruns_to_its_committed_numbers():
     extractor = get_feature_extractor("captioned_videos", 16, num_frames=8, train_samples=sizes.classifier_videos)
     bench = t2v.make_bench(model, DataReference(extractor, test.videos[: sizes.real_videos]), test, sizes, 0, "cpu")
     settings, config = t2v.sampler_settings(sizes), t2v.skip_methods(sizes)[name]
-    noise, y = bench.inputs(sizes.num_samples, bench.seed)  # the notebook's quality batch
-    uncached, cached = run_sampler(model, settings, noise, y), run_method(model, config, settings, noise, y)
+    uncached, cached, speedup = rerun_on_bench(model, bench, settings, config, sizes.num_samples)
     committed = committed_row("06_text_to_video", "table", method=t2v.SKIP)
     assert t2v.vbench_scores(uncached, test, extractor)["vbench_like"] == pytest.approx(committed["vbench_like"],
                                                                                        abs=100 * SAME_SEEDS)
     assert psnr(uncached, cached) == pytest.approx(committed_row("06_text_to_video", "table", method=name)["psnr_db"],
                                                    rel=SAME_SEEDS)
-    cost_noise, cost_y = bench.cost_inputs()
-    speedup = (count_flops(lambda: run_sampler(model, settings, cost_noise, cost_y))
-               / count_flops(lambda: run_method(model, config, settings, cost_noise, cost_y)))
     assert speedup == pytest.approx(committed_row("06_text_to_video", "table", method=name)["flops_speedup"],
                                     rel=EXACT)

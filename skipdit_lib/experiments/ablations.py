@@ -89,11 +89,7 @@ def baseline_methods(model: str, num_steps: int) -> dict[str, Any]:
     return {on(model, name): config for name, config in t2v.latte_methods(num_steps).items()}
 
 
-def make_bench(model: nn.Module, data: Any, prompts: Any, s: Sizes, seed: int, device: str) -> MethodBench:
-    """Notebook 06's bench (videos of `model`'s shape, video i for test caption i) at these sizes."""
-    size = model.x_embedder.input_size
-    return MethodBench((model.num_frames, model.in_channels, size, size), None, data, s.latency_batch,
-                       s.latency_repeats, s.latency_warmup, seed, device, prompts=prompts)
+make_bench = t2v.make_bench  # notebook 06's bench (video i for test caption i); these Sizes have its fields
 
 
 def evaluate(bench: MethodBench, latte: nn.Module, skip_latte: nn.Module, s: Sizes) -> pd.DataFrame:
