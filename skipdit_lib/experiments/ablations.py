@@ -17,7 +17,6 @@ import pandas as pd
 from torch import nn
 
 from ..caching import SkipCacheConfig
-from ..diffusion.sampling import SamplerSettings
 from ..profiles import per_profile, pick
 from . import text_to_video as t2v
 from .bench import MethodBench
@@ -63,9 +62,7 @@ def sizes(profile: str) -> Sizes:
     return pick(SIZES, profile)
 
 
-def sampler_settings(s: Sizes) -> SamplerSettings:
-    """Notebook 06's sampler: DDIM-50 with guidance 7.5."""
-    return SamplerSettings("ddim", s.num_steps, s.cfg_scale)
+sampler_settings = t2v.sampler_settings  # notebook 06's sampler, DDIM-50 with guidance 7.5, from these Sizes
 
 
 def window_name(start: int, close: int) -> str:
