@@ -225,9 +225,10 @@ def _textdit_t2i(profile: str) -> ZooRecipe:
 # Paper: Latte-T2V (Latte-0, 28 pairs, 512px, T5) continued for 330k steps on Vimeo; ours is trained from scratch
 # first (the authors started from the released Latte), with the class-to-video model's sizes (depth 16, width 64:
 # B=1 then caches 6 of 8 pairs) and schedule. Measured here: 0.26 s per batch of 32 (not WAVE2.md's 0.56), so
-# 4,000 steps for Latte (~17 min) and 300 + 600 for the twin (~4 min) fit the issue's 25 minutes for both. The
-# uncached Latte draws the requested colour but not the digit or the motion: at 1,500 steps colour 100%, digit 12%,
-# motion 17% of 100 test captions (chance 10% and 20%; DDIM-50, guidance 7.5 or 3); at 4,000 steps colour 100%,
+# 4,000 steps for Latte and 300 + 600 for the twin: 1,379 s + 207 s = 26 min measured here with other jobs running
+# beside the Latte (at 0.26 s a step alone it is ~17 min, ~21 min for both), against the issue's 25. The uncached Latte
+# draws the requested colour but not the digit or the motion: at 1,500 steps colour 100%, digit 12%, motion 17%
+# of 100 test captions (chance 10% and 20%; DDIM-50, guidance 7.5 or 3); at 4,000 steps colour 100%,
 # digit 10.5%, motion 12.5% of notebook 06's 200 (its digits are blocky blobs at 2x2 patches, not digits), as the
 # text-to-image model below did before its longer run.
 _TEXT_VIDEO = {"patch_size": 4, "input_size": 16, "in_channels": 3, "num_frames": 8, "learn_sigma": True}

@@ -64,7 +64,7 @@ class ExtractorConfig:
 # 0.992 direction, orbit 0.938 / 1.0 (4,000 videos, 10 epochs, 44-47 s).
 # Captioned videos (digit, colour, motion), held-out accuracy on 500 videos: 4,000 videos, 8 epochs, 64 features read
 # the digit of real test videos in 59% (of 300); 32 features, 16 epochs 0.79; 24 epochs 0.86; 8,000 videos and 16
-# epochs 0.87 (colour and motion 0.996-1.0 in every setting), the default (about a minute on one thread).
+# epochs 0.87 (colour and motion 0.996-1.0 in every setting), the default (94 s on one thread beside another job).
 _VIDEO_DEFAULTS = {"num_frames": 8, "train_samples": 2000, "epochs": 8, "batch_size": 32, "width": 16}
 
 

@@ -60,7 +60,8 @@ def temporal_flickering(videos: torch.Tensor) -> float:
 
 
 def motion_smoothness(videos: torch.Tensor) -> float:
-    """1 - mean distance between each interior frame's ink centroid and the midpoint of its neighbours', over R/2."""
+    """1 - mean of ||c_{t-1} - 2 c_t + c_{t+1}|| / R over interior frames (twice the distance of each ink centroid
+    from the midpoint of its neighbours'), clipped to [0, 1]."""
     c = ink_centroids(videos)  # (N, F, 2)
     second = (c[:, :-2] - 2 * c[:, 1:-1] + c[:, 2:]).norm(dim=-1)  # (N, F-2)
     return float((1 - second / videos.shape[-1]).clamp(0, 1).mean())

@@ -49,7 +49,7 @@ class Sizes:
     classifier_videos: int = 8000  # notebook 06's caption classifier
 
 
-# cpu cost: 20 sampling rows of 100 videos of notebook 06's cpu models.
+# cpu cost, measured: 20 sampling rows of 100 videos of notebook 06's cpu models took 507 s on 2 cores.
 SIZES = per_profile(
     smoke=Sizes(70, 10, 7.5, 70, 2, 0, 1, 1, classifier_videos=300),
     cpu=Sizes(100, 50, 7.5, 1000, 4, 1, 3, 1),

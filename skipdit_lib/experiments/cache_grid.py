@@ -74,9 +74,8 @@ class Sizes:
     intervals: tuple[int, ...]  # N; the issue: 2..8
 
 
-# cpu cost: 21 grid points (N = 2..8, B = 1..3 on both depth-8 / 8-pair Skip models) of 100 samples each; an
-# uncached class-to-image run of 100 images at DDPM-250 takes about 45 s on 2 cores, a class-to-video run of 100
-# videos at DDIM-50 about 40 s.
+# cpu cost, measured: 21 grid points (N = 2..8, B = 1..3 on both depth-8 / 8-pair Skip models) of 100 samples each,
+# both pairs, took 892 s on 2 cores (the models trained beforehand).
 SIZES = per_profile(
     smoke=Sizes(70, 40, 10, 6, 80, 2, 0, 1, (2, 4)),
     cpu=Sizes(100, 100, 250, 50, 1000, 4, 1, 3, tuple(range(2, 9))),
