@@ -38,22 +38,54 @@ def test_the_grid_on_a_tiny_skip_dit():
     model = tiny_skip_dit()
     classifier = DigitClassifier(1, 8, {"digit": 10}, width=4, feature_dim=4).eval()
     real = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(3)) * 2 - 1
-    s = grid.Sizes(10, 10, 6, 6, 20, 2, 0, 1, (2, 3))
+    s = grid.Sizes(10, 10, 6, 6, 20, 2, 0, 1, (2, 3), (3,))
     bench = grid.make_bench(model, DataReference(classifier, real), s, seed=0, device="cpu")
     table = grid.evaluate(bench, model, "class-to-image", s)
-    assert list(table["method"]) == ["uncached"] + [f"Skip-Cache N={n} B={b}" for b in (1, 2) for n in (2, 3)]
-    assert list(zip(table["n"], table["b"])) == [(1, 0), (2, 1), (3, 1), (2, 2), (3, 2)]
+    steps = [grid.step_skip_name(3, th) for th in grid.PAIRS["class-to-image"].thresholds]
+    assert list(table["method"]) == (["uncached"] + [f"Skip-Cache N={n} B={b}" for b in (1, 2) for n in (2, 3)]
+                                     + steps)
+    assert list(zip(table["n"], table["b"], table["threshold"])) == (
+        [(1, 0, 0), (2, 1, 0), (3, 1, 0), (2, 2, 0), (3, 2, 0)]
+        + [(3, 1, th) for th in grid.PAIRS["class-to-image"].thresholds])
+    assert steps[0] == "Skip-Cache N=3 B=1 + step skip 0.2"
     assert table["quality"].notna().all() and set(table["pair"]) == {"class-to-image"}
     depths = grid.depth_table(table)
     assert list(depths.columns) == [1, 2] and list(depths.index) == [2, 3]
     assert grid.best_depth(table)["most_often_best"] in (1, 2)
 
 
-def synthetic(points: list[tuple[int, int, float, float, float]]) -> pd.DataFrame:
-    rows = [{"pair": "class-to-image", "sampler": "DDPM-250", "cfg_scale": 1.5, "num_samples": 100, "n": n, "b": b,
-             "method": "uncached" if b == 0 else grid.grid_name(n, b), "wallclock_speedup": speed, "quality": q,
-             "class_accuracy": acc} for n, b, speed, q, acc in points]
+def synthetic(points: list[tuple], threshold: float = 0.0) -> pd.DataFrame:
+    """Rows (n, b, speedup, distance, accuracy[, threshold]) of a grid table."""
+    rows = []
+    for n, b, speed, q, acc, *th in points:
+        th = th[0] if th else threshold
+        name = "uncached" if b == 0 else (grid.step_skip_name(n, th) if th else grid.grid_name(n, b))
+        rows.append({"pair": "class-to-image", "sampler": "DDPM-250", "cfg_scale": 1.5, "num_samples": 100, "n": n,
+                     "b": b, "threshold": th if b else 0.0, "method": name, "wallclock_speedup": speed, "quality": q,
+                     "class_accuracy": acc})
     return pd.DataFrame(rows)
+
+
+def test_step_skipping_rows_count_for_the_search_but_not_for_the_depth_table():
+    table = synthetic([(1, 0, 1.0, 20.0, 0.90), (2, 1, 1.5, 20.5, 0.90), (2, 2, 1.3, 20.2, 0.90),
+                       (4, 1, 3.2, 21.0, 0.89, 0.1), (4, 1, 3.6, 40.0, 0.70, 0.3)])
+    assert list(grid.depth_table(table).columns) == [1, 2]  # the step-skipping rows stay out
+    found = grid.fast_and_faithful(table)
+    assert found["fastest_faithful"]["method"] == "Skip-Cache N=4 B=1 + step skip 0.1"
+    claim = grid.past_three_claim({"class-to-image": table}, "cpu")[0]
+    assert claim.verdict is Verdict.HELD and "step skip 0.1 at 3.20x" in claim.ours
+    # the front, fastest first: 3.6x (step skip), 3.2x (step skip), 1.5x (B=1), 1.3x (B=2), uncached
+    assert grid.front_by_family(table) == {"uncached": 1, "B=1": 1, "B=2": 1, "B=1 + step skip": 2}
+    dominated = synthetic([(1, 0, 1.0, 20.0, 0.90), (2, 1, 1.5, 20.5, 0.90), (2, 2, 1.4, 20.6, 0.90)])
+    assert grid.front_by_family(dominated) == {"uncached": 1, "B=1": 1, "B=2": 0}
+
+
+def test_step_skip_methods_take_the_pairs_window():
+    methods = grid.step_skip_methods("class-to-video", (2, 4))
+    assert len(methods) == 2 * len(grid.PAIRS["class-to-video"].thresholds)
+    config = methods[grid.step_skip_name(4, grid.PAIRS["class-to-video"].thresholds[0])]
+    assert (config.interval, config.branch_depth, config.warmup_t, config.stop_t) == (4, 1, 900, 50)
+    assert config.threshold == grid.PAIRS["class-to-video"].thresholds[0] and not config.stop_inclusive
 
 
 def test_the_fastest_faithful_point_and_the_verdict():

@@ -10,6 +10,7 @@ from .fora import FORAConfig
 from .hooks import CacheHook, CacheState, apply_cache, attached, get_cache, relative_l1, remove_cache, reset_cache
 from .pab import PAB_PRESETS, PABConfig
 from .skip_cache import SKIP_CACHE_PRESETS, SkipCacheConfig, skip_cache_preset
+from .step_skip_cache import StepSkipCacheConfig
 from .teacache import TeaCacheConfig, calibrate_teacache
 from .tgate import TGATEConfig
 
@@ -17,5 +18,6 @@ __all__ = [
     "AdaptiveSkipCacheConfig", "DELTA_DIT_PRESETS", "DeltaDiTConfig", "FewerStepsConfig",
     "FirstBlockCacheConfig", "FORAConfig", "CacheHook", "CacheState", "apply_cache", "attached", "get_cache",
     "relative_l1", "remove_cache", "reset_cache", "PAB_PRESETS", "PABConfig", "SKIP_CACHE_PRESETS",
-    "SkipCacheConfig", "skip_cache_preset", "TeaCacheConfig", "calibrate_teacache", "TGATEConfig",
+    "SkipCacheConfig", "skip_cache_preset", "StepSkipCacheConfig", "TeaCacheConfig", "calibrate_teacache",
+    "TGATEConfig",
 ]
