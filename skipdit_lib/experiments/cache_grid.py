@@ -273,6 +273,7 @@ def past_three_claim(tables: Mapping[str, pd.DataFrame], profile: str) -> list[C
                          "no number (beyond the paper: its largest speedups are 2.09x-2.62x at N=6)", ours, verdict,
                          f"held when some N and B (plain or with step skipping) reach {times(FAST)} wall-clock "
                          f"with the distance at most {FID_WITHIN:.0%} above uncached and the accuracy at most "
-                         f"{ACCURACY_POINTS * 100:g} points below; partly when the fastest such point reaches {times(0.8 * FAST)}",
+                         f"{ACCURACY_POINTS * 100:g} points below; partly when the fastest such point reaches "
+                         f"{times(0.8 * FAST)}",
                          setting_of(table, profile), SOURCE))
     return out
