@@ -20,6 +20,7 @@ from typing import Any, Sequence
 from .experiments.claims import Claim
 from .io import atomic_path, atomic_write_json
 from .paths import REPO_ROOT, RESULTS_DIR
+from .precision import get_precision, set_precision
 from .profiles import check_profile
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class ExperimentRun:
             "claims": [c.to_dict() for c in claims],
             "parameters": self.parameters,
             "wall_time_s": round(time.time() - self.started, 1),
+            "precision": get_precision(),
             **provenance(device),
         }
         return atomic_write_json(payload, self.folder / "metrics.json")
@@ -97,8 +99,13 @@ class ExperimentRun:
 
 def start_run(notebook: str, profile: str, parameters: dict[str, Any],
               results_dir: str | os.PathLike | None = None) -> ExperimentRun:
-    """Begin recording a notebook run into `results_dir/<notebook>/` (default: the repo's results/)."""
+    """Begin recording a notebook run into `results_dir/<notebook>/` (default: the repo's results/).
+
+    A "precision" parameter (fp32, tf32, bf16) becomes the process's sampling precision
+    (`skipdit_lib.precision`); metrics.json records the precision the run ended at either way."""
     check_profile(profile)
+    if "precision" in parameters:
+        set_precision(parameters["precision"])
     folder = Path(results_dir) if results_dir else RESULTS_DIR
     if not folder.is_absolute():
         folder = (Path.cwd() / folder).resolve()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .paths import NOTEBOOKS_DIR, REPO_ROOT, RESULTS_DIR
+from .precision import PRECISIONS
 from .profiles import PROFILES
 
 log = logging.getLogger("skipdit_lib.run")
@@ -102,14 +103,21 @@ def parse_param(text: str) -> tuple[str, Any]:
         return key, raw
 
 
+def default_precision(device: str) -> str:
+    """bf16 on a GPU (the authors' sampling scripts), fp32 on a CPU (bf16 matmuls are far slower there)."""
+    return "bf16" if device == "cuda" else "fp32"
+
+
 def run_all(profile: str, only: list[str] | None, device: str, results_dir: Path, extra: dict[str, Any],
-            notebooks_dir: Path = NOTEBOOKS_DIR, progress: bool = False) -> list[NotebookResult]:
+            notebooks_dir: Path = NOTEBOOKS_DIR, progress: bool = False,
+            precision: str | None = None) -> list[NotebookResult]:
     """Run the chosen notebooks in order, then regenerate SUMMARY.md (and the README's results block
-    when the results are the repository's own)."""
+    when the results are the repository's own). `precision` defaults to `default_precision(device)`."""
     from .summary import write_summary
 
     notebooks = find_notebooks(notebooks_dir, only)
-    parameters = {"profile": profile, "device": device, "results_dir": str(results_dir), **extra}
+    parameters = {"profile": profile, "device": device, "precision": precision or default_precision(device),
+                  "results_dir": str(results_dir), **extra}
     for nb in notebooks:  # refuse bad parameters before spending time on any notebook
         check_parameters(nb, parameters)
     done = []
@@ -129,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=PROFILES, default="cpu", help="sizes to run at (default: cpu)")
     parser.add_argument("--only", default="", help="comma-separated notebook prefixes, e.g. 00,03")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="torch device for the notebooks")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="the models' sampling precision (default: bf16 with --device cuda, else fp32)")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="where results/<notebook>/ folders go")
     parser.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help="folder of NN_*.ipynb notebooks")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
@@ -140,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = dict(parse_param(p) for p in args.param)
         only = [s.strip() for s in args.only.split(",") if s.strip()]
         results = run_all(args.profile, only, args.device, Path(args.results_dir).resolve(), extra,
-                          notebooks_dir=Path(args.notebooks_dir), progress=args.progress)
+                          notebooks_dir=Path(args.notebooks_dir), progress=args.progress, precision=args.precision)
     except (ValueError, NotebookFailed) as err:
         log.error("%s", err)
         return 1

@@ -14,7 +14,8 @@ def make_notebook(tmp_path: Path):
     folder.mkdir(exist_ok=True)
 
     def _make(name: str, body: list[str],
-              parameters: str = 'profile = "cpu"\ndevice = "cpu"\nresults_dir = "../results"\nseed = 0') -> Path:
+              parameters: str = ('profile = "cpu"\ndevice = "cpu"\nprecision = "fp32"\nresults_dir = "../results"\n'
+                                'seed = 0')) -> Path:
         nb = nbformat.v4.new_notebook()
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         params = nbformat.v4.new_code_cell(parameters)

@@ -10,8 +10,8 @@ from skipdit_lib.paths import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "skipdit_lib"
 # Each layer may import only the layers listed before it (and itself).
-LAYERS = ["io", "paths", "profiles", "diffusion", "models", "datasets", "caching", "training", "evaluation", "analysis",
-          "plotting", "zoo", "experiments", "results", "summary", "run"]
+LAYERS = ["io", "paths", "profiles", "precision", "diffusion", "models", "datasets", "caching", "training",
+          "evaluation", "analysis", "plotting", "zoo", "experiments", "results", "summary", "run"]
 
 
 def layer_of(module: str) -> str:

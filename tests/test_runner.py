@@ -75,3 +75,15 @@ def test_parse_param(text, expected):
     assert run.parse_param(text) == expected
     with pytest.raises(ValueError, match="key=value"):
         run.parse_param("novalue")
+
+
+def test_precision_reaches_every_notebook_bf16_by_default_on_cuda(make_notebook, tmp_path):
+    make_notebook("00_a", ["open('precision.txt', 'w').write(precision)"])
+    folder = tmp_path / "notebooks"
+    run.run_all("smoke", None, "cpu", tmp_path / "results", {}, notebooks_dir=folder)
+    assert (folder / "precision.txt").read_text() == "fp32"
+    run.run_all("smoke", None, "cpu", tmp_path / "results", {}, notebooks_dir=folder, precision="tf32")
+    assert (folder / "precision.txt").read_text() == "tf32"
+    assert run.default_precision("cuda") == "bf16" and run.default_precision("cpu") == "fp32"
+    with pytest.raises(SystemExit):  # argparse refuses a precision it does not know
+        run.main(["--precision", "fp8", "--notebooks-dir", str(folder)])

@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 import torch.nn as nn
 
+from ..precision import autocast_for
 from .gaussian_diffusion import GaussianDiffusion, channel_dim, diffusion_for
 
 StepCallback = Callable[[int, int, torch.Tensor, torch.Tensor], None]
@@ -213,14 +214,17 @@ def run_sampler(model: nn.Module, settings: SamplerSettings, noise: torch.Tensor
                 num_steps: Optional[int] = None) -> torch.Tensor:
     """One sampling run of `model` from `noise` (N, ...) with condition `y`; `num_steps` overrides
     the settings' step count (fewer-steps baselines). DDPM's per-step noise is seeded the same for
-    every run, so two methods differ only by what they compute."""
+    every run, so two methods differ only by what they compute. The model runs at the process's
+    precision (`skipdit_lib.precision`: under bf16 autocast when it is "bf16"); the samples are float32."""
     steps = num_steps or settings.num_steps
     spacing = f"ddim{steps}" if settings.sampler == "ddim" else str(steps)
     diffusion = diffusion_for(model, spacing)
     sample = sample_ddim if settings.sampler == "ddim" else sample_ddpm
     generator = torch.Generator().manual_seed(0)  # DDPM's per-step noise: the same for every method and device
-    return sample(model, diffusion, tuple(noise.shape), y=y, cfg_scale=settings.cfg_scale, noise=noise,
-                  generator=generator, cfg_channels=settings.cfg_channels, device=noise.device)
+    with autocast_for(noise.device):
+        out = sample(model, diffusion, tuple(noise.shape), y=y, cfg_scale=settings.cfg_scale, noise=noise,
+                     generator=generator, cfg_channels=settings.cfg_channels, device=noise.device)
+    return out.float()
 
 
 def start_noise(num: int, sample_shape: Sequence[int], seed: int, device: Any = "cpu") -> torch.Tensor:
