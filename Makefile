@@ -9,7 +9,7 @@ STAMP := $(VENV)/.skipdit-installed
 PROFILE ?= cpu
 ONLY ?=
 
-.PHONY: reproduce test test-slow lint nbval lab summary benchmark strip-notebooks clean-venv
+.PHONY: reproduce test test-slow lint nbval lab summary benchmark benchmark-gpu strip-notebooks clean-venv
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ summary: $(STAMP)
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/bench_skip_cache.py
+
+# The paper-scale speed tables (DiT-XL/2, Latte-XL/2) on a GPU, bf16; about 3-4 minutes on one H200-class GPU.
+benchmark-gpu: $(STAMP)
+	$(PY) benchmarks/bench_paper_scale.py --device cuda
 
 strip-notebooks: $(STAMP)
 	$(VENV)/bin/nbstripout --keep-id notebooks/*.ipynb

@@ -1,0 +1,247 @@
+"""Benchmark: every method of the paper's speed tables at the paper's model sizes, one interleaved run per table.
+
+    python benchmarks/bench_paper_scale.py --device cuda [--precision bf16] [--tables dit,latte] [--repeats 2]
+        [--steps N] [--batch N] [--out results/benchmarks/paper_scale.json]
+    python benchmarks/bench_paper_scale.py --tiny      # the same code on tiny models (CPU, seconds; the tests)
+
+Tables (PAPER.md section 6; the paper's speedup printed beside ours):
+- `dit`: Table 7, DiT-XL/2 and Skip-DiT-XL/2 at 256px (32x32x4 latents), DDPM-250, guidance 1.5, batch 8:
+  FORA and Delta-DiT on DiT, Skip-Cache N=2..4 (the released class-to-image setting, B=4) on Skip-DiT.
+- `latte`: Table 1, Latte-XL/2 and its Skip twin, 16 frames at 256px, UCF101's sampler (DDIM-50, guidance 7),
+  batch 1: Delta-DiT, FORA, PAB23, PAB35 on Latte, Skip-Cache N=2..6 (900 -> 50, B=1) on Skip-Latte.
+- `t2v` (opt-in: about 4x a `latte` step at 512px and twice the blocks): Table 3, Latte-T2V-XL/2 and its Skip
+  twin (the released checkpoint's sizes, T5-sized captions), DDIM-50, guidance 7.5: T-GATE, Delta-DiT, FORA,
+  PAB235/347/469 on Latte, Skip-Cache 800 -> 50 and 700 -> 50 at N=2..4 on Skip-Latte.
+
+Random weights (neither FLOPs nor latency depend on them: every method here decides by its schedule, not by its
+features). For each table the FLOPs of one sampling run are counted per method, then every method of both
+models is timed round-robin in one run (`interleaved_latencies`), so a slow phase of the machine hits all of
+them; each speedup is against the same model uncached. `--steps` runs fewer sampler steps than the paper's
+(the caching windows are in timesteps and stay as they are; the speedups are then per step of the shorter
+run, and the output says so). The JSON is rewritten after each table, so a run cut short keeps what it measured.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from skipdit_lib.caching import (
+    PAB_PRESETS,
+    DeltaDiTConfig,
+    FORAConfig,
+    TGATEConfig,
+    skip_cache_preset,
+)
+from skipdit_lib.diffusion import SamplerSettings, start_noise
+from skipdit_lib.evaluation.cost import interleaved_latencies
+from skipdit_lib.evaluation.methods import count_method, run_method
+from skipdit_lib.io import atomic_write_json
+from skipdit_lib.models.configs import create_model
+from skipdit_lib.precision import PRECISIONS, set_precision
+
+log = logging.getLogger("bench_paper_scale")
+
+
+@dataclass(frozen=True)
+class Method:
+    """One row: where it runs (the plain or the skip model), its config (None: uncached) and the paper's speedup."""
+
+    model: str            # "plain" or "skip"
+    config: Any
+    paper_speedup: float
+
+
+@dataclass(frozen=True)
+class Table:
+    """One of the paper's speed tables: its two models, sampler, batch and rows."""
+
+    title: str
+    plain: str                  # model config name (models/configs.py)
+    skip: str
+    sampler: SamplerSettings    # the paper's
+    batch: int
+    condition: str              # "class" (labels), "caption" (token states) or "none"
+    methods: Callable[[int], dict[str, Method]]  # num_steps -> rows (boundaries that count steps scale with it)
+    overrides: dict[str, Any]   # model kwargs beyond the config (UCF101 Latte: 101 classes)
+
+
+def dit_methods(steps: int) -> dict[str, Method]:
+    """Table 7 at guidance 1.5: FORA (N=3), Delta-DiT (21 of 28 blocks, boundary 60 of 250), Skip-Cache N=2..4."""
+    delta = DeltaDiTConfig(boundary_step=round(steps * 60 / 250), cached_fraction=21 / 28)
+    rows = {"DiT": Method("plain", None, 1.0), "FORA": Method("plain", FORAConfig(), 1.57),
+            "Delta-DiT": Method("plain", delta, 1.45), "Skip-DiT": Method("skip", None, 1.0)}
+    for n, paper in zip((2, 3, 4), (1.46, 1.73, 1.93)):
+        rows[f"Skip-Cache N={n}"] = Method("skip", skip_cache_preset("class-to-image", n), paper)
+    return rows
+
+
+def latte_methods(steps: int) -> dict[str, Method]:
+    """Table 1: Delta-DiT (10 of 14 pairs, boundary 12 of 50), FORA, PAB23, PAB35, Skip-Cache N=2..6."""
+    delta = DeltaDiTConfig(boundary_step=round(steps * 12 / 50), cached_fraction=10 / 14)
+    rows = {"Latte": Method("plain", None, 1.0), "Delta-DiT": Method("plain", delta, 1.22),
+            "FORA": Method("plain", FORAConfig(), 1.10), "PAB23": Method("plain", PAB_PRESETS["PAB23"], 1.30),
+            "PAB35": Method("plain", PAB_PRESETS["PAB35"], 1.39), "Skip-Latte": Method("skip", None, 1.0)}
+    for n, paper in zip(range(2, 7), (1.56, 1.91, 2.19, 2.30, 2.43)):
+        rows[f"Skip-Cache N={n}"] = Method("skip", skip_cache_preset("class-to-video", n), paper)
+    return rows
+
+
+def t2v_methods(steps: int) -> dict[str, Method]:
+    """Table 3: T-GATE (gate 20 of 50, interval 2), Delta-DiT, FORA, PAB235/347/469, Skip-Cache 800/700 -> 50."""
+    delta = DeltaDiTConfig(boundary_step=round(steps * 12 / 50), cached_fraction=10 / 14)
+    rows = {"Latte": Method("plain", None, 1.0),
+            "T-GATE": Method("plain", TGATEConfig(gate_step=max(1, round(steps * 20 / 50)), self_attn_interval=2),
+                             1.12),
+            "Delta-DiT": Method("plain", delta, 1.27), "FORA": Method("plain", FORAConfig(), 1.19)}
+    for name, paper in zip(("PAB235", "PAB347", "PAB469"), (1.24, 1.29, 1.33)):
+        rows[name] = Method("plain", PAB_PRESETS[name], paper)
+    rows["Skip-Latte"] = Method("skip", None, 1.0)
+    for start, papers in ((800, (1.57, 1.93, 2.20)), (700, (1.49, 1.72, 1.90))):
+        for n, paper in zip((2, 3, 4), papers):
+            rows[f"Skip-Cache {start}->50 N={n}"] = Method("skip", skip_cache_preset(f"text-to-video-{start}", n),
+                                                            paper)
+    return rows
+
+
+TABLES: dict[str, Table] = {
+    "dit": Table("Table 7: DiT-XL/2, 256px, DDPM-250, guidance 1.5", "DiT-XL/2", "DiT-XL/2-skip",
+                 SamplerSettings("ddpm", 250, 1.5), 8, "class", dit_methods, {}),
+    "latte": Table("Table 1 (UCF101): Latte-XL/2, 16x256px, DDIM-50, guidance 7", "Latte-XL/2", "Latte-XL/2-skip",
+                   SamplerSettings("ddim", 50, 7.0), 1, "class", latte_methods, {"num_classes": 101}),
+    "t2v": Table("Table 3: Latte-T2V-XL/2, 16x512px, DDIM-50, guidance 7.5", "Latte-T2V-XL/2", "Latte-T2V-XL/2-skip",
+                 SamplerSettings("ddim", 50, 7.5), 1, "caption", t2v_methods, {}),
+}
+DEFAULT_TABLES = ("dit", "latte")
+# --tiny: the same families and code at toy sizes (a depth-10 DiT keeps the class-to-image B=4 meaningful, 2B < L;
+# a skip Latte needs its depth divisible by 4).
+TINY = {"hidden_size": 32, "num_heads": 2, "input_size": 8}
+TINY_LATTE = {"depth": 8, "num_frames": 2}
+TINY_DIT = {"depth": 10}
+TINY_TEXT = {"caption_dim": 8, "text_len": 4}
+
+
+def randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Small random weights everywhere (the zero-initialised adaLN and final layers would make blocks identities)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.02 * torch.randn(p.shape, generator=gen))
+    return model.eval()
+
+
+def build(table: Table, which: str, tiny: bool, device: str) -> torch.nn.Module:
+    """The plain or skip model of `table`, random weights, on `device`."""
+    name = table.plain if which == "plain" else table.skip
+    kwargs = dict(table.overrides)
+    if tiny:
+        kwargs.update(TINY, **(TINY_LATTE if "Latte" in name else TINY_DIT))
+        if table.condition == "caption":
+            kwargs.update(TINY_TEXT)
+    torch.manual_seed(0)
+    return randomize(create_model(name, **kwargs)).to(device)
+
+
+def inputs(model: torch.nn.Module, table: Table, batch: int, device: str) -> tuple[torch.Tensor, Any]:
+    """Seeded start noise and condition for `batch` samples of `model` (labels or caption token states)."""
+    size = model.x_embedder.input_size
+    shape = (model.num_frames, model.in_channels, size, size) if hasattr(model, "num_frames") else \
+        (model.in_channels, size, size)
+    noise = start_noise(batch, shape, seed=0, device=device)
+    gen = torch.Generator().manual_seed(1)
+    if table.condition == "caption":
+        text_len, dim = model.config["kwargs"]["text_len"], model.config["kwargs"]["caption_dim"]
+        tokens = torch.randn(batch, text_len, dim, generator=gen)
+        return noise, (tokens.to(device), torch.ones(batch, text_len, dtype=torch.bool, device=device))
+    classes = model.num_classes
+    return noise, torch.randint(0, classes, (batch,), generator=gen).to(device)
+
+
+def measure(table: Table, *, tiny: bool, device: str, steps: int | None, batch: int | None, repeats: int,
+            warmup: int) -> list[dict[str, Any]]:
+    """One row per method of `table`: FLOPs, latency and both speedups, the models timed in one interleaved run."""
+    sampler = replace(table.sampler, num_steps=steps or table.sampler.num_steps)
+    rows = table.methods(sampler.num_steps)
+    models = {which: build(table, which, tiny, device) for which in ("plain", "skip")}
+    data = {which: inputs(m, table, batch or table.batch, device) for which, m in models.items()}
+    counted = {}
+    for name, method in rows.items():
+        model, (noise, y) = models[method.model], data[method.model]
+        counted[name] = count_method(model, method.config, sampler, noise, y)
+        log.info("%s: %s counted (%.1f TFLOP)", table.title, name, counted[name]["flops"] / 1e12)
+    runs = {name: (lambda m=rows[name]: run_method(models[m.model], m.config, sampler, *data[m.model]))
+            for name in rows}
+    latency = interleaved_latencies(runs, repeats, warmup)
+    base = {which: next(n for n, m in rows.items() if m.model == which and m.config is None) for which in models}
+    out = []
+    for name, method in rows.items():
+        ref = base[method.model]
+        flops_speedup = counted[ref]["flops"] / counted[name]["flops"]
+        wall_speedup = latency[ref] / latency[name]
+        out.append({"model": models[method.model].__class__.__name__ + ("-skip" if method.model == "skip" else ""),
+                    "method": name, "sampler": sampler.label, "cfg_scale": sampler.cfg_scale,
+                    "paper_steps": table.sampler.num_steps, "batch": batch or table.batch,
+                    "tflops_per_run": counted[name]["flops"] / 1e12, "latency_s": latency[name],
+                    "flops_speedup": flops_speedup, "wallclock_speedup": wall_speedup,
+                    "wallclock_over_flops": wall_speedup / flops_speedup, "paper_speedup": method.paper_speedup})
+    return out
+
+
+def markdown(title: str, rows: list[dict[str, Any]]) -> str:
+    """One table as markdown: ours beside the paper's speedup."""
+    lines = [f"### {title}", "", "| method | TFLOP/run | latency s | FLOPs speedup | wall-clock speedup | wall/FLOPs "
+             "| paper |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['method']} | {r['tflops_per_run']:.3g} | {r['latency_s']:.3g} | {r['flops_speedup']:.2f} | "
+              f"{r['wallclock_speedup']:.2f} | {r['wallclock_over_flops']:.2f} | {r['paper_speedup']:.2f} |"
+              for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse the arguments, measure every chosen table, write the JSON; returns what it wrote."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", default=",".join(DEFAULT_TABLES), help=f"comma-separated, of {list(TABLES)}")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="default: bf16 on cuda (the authors' scripts), fp32 on cpu")
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the paper's)")
+    parser.add_argument("--batch", type=int, default=None, help="samples per run (default: each table's)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--tiny", action="store_true", help="toy sizes of the same models (CPU tests)")
+    parser.add_argument("--out", default="results/benchmarks/paper_scale.json")
+    args = parser.parse_args(argv)
+    chosen = [t.strip() for t in args.tables.split(",") if t.strip()]
+    unknown = [t for t in chosen if t not in TABLES]
+    if unknown:
+        parser.error(f"unknown table(s) {unknown}; choose from {list(TABLES)}")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda but no CUDA device is visible; use --device cpu (and --tiny on a laptop)")
+    precision = args.precision or ("bf16" if args.device.startswith("cuda") else "fp32")
+    set_precision(precision)
+    result: dict[str, Any] = {
+        "command": "python benchmarks/bench_paper_scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
+        "precision": precision, "torch": torch.__version__, "tiny": args.tiny, "tables": {}}
+    for key in chosen:
+        start = time.time()
+        rows = measure(TABLES[key], tiny=args.tiny, device=args.device, steps=args.steps, batch=args.batch,
+                       repeats=args.repeats, warmup=args.warmup)
+        result["tables"][key] = {"title": TABLES[key].title, "seconds": round(time.time() - start, 1), "rows": rows}
+        atomic_write_json(result, Path(args.out))
+        print(markdown(TABLES[key].title, rows), flush=True)
+        if rows[0]["sampler"].split("-")[1] != str(rows[0]["paper_steps"]):
+            print(f"(ran {rows[0]['sampler']}, the paper {rows[0]['paper_steps']} steps: speedups per step of the "
+                  "shorter run)")
+    return result
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    main()

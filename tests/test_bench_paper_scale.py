@@ -1,0 +1,57 @@
+"""The paper-scale speed benchmark in its tiny mode: every table's rows, their paper speedups, the JSON it writes."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import pytest
+import torch
+
+from skipdit_lib.paths import REPO_ROOT
+from skipdit_lib.precision import get_precision, set_precision
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    path = REPO_ROOT / "benchmarks" / "bench_paper_scale.py"
+    spec = importlib.util.spec_from_file_location("bench_paper_scale", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    set_precision("fp32")
+
+
+def test_every_table_runs_tiny_and_writes_its_rows(bench, tmp_path):
+    out = tmp_path / "paper_scale.json"
+    result = bench.main(["--tiny", "--tables", "dit,latte,t2v", "--steps", "4", "--batch", "1", "--repeats", "1",
+                         "--warmup", "0", "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(result))
+    assert result["precision"] == "fp32" == get_precision() and result["tiny"]
+    for key, table in result["tables"].items():
+        rows = {r["method"]: r for r in table["rows"]}
+        assert list(rows) == list(bench.TABLES[key].methods(4)), key
+        for name, row in rows.items():
+            assert row["sampler"].endswith("-4") and row["paper_steps"] in (50, 250)
+            assert row["latency_s"] > 0 and row["tflops_per_run"] > 0
+            if row["paper_speedup"] == 1.0:  # the uncached rows are their own reference
+                assert row["flops_speedup"] == 1.0 and row["wallclock_speedup"] == 1.0
+            else:
+                assert row["flops_speedup"] > 1.0, (key, name)  # every method saves FLOPs
+    dit = {r["method"]: r for r in result["tables"]["dit"]["rows"]}
+    assert dit["Skip-DiT"]["tflops_per_run"] > dit["DiT"]["tflops_per_run"]  # the skip linears cost a little
+
+
+def test_paper_speedups_are_the_papers_and_bad_arguments_are_refused(bench, tmp_path):
+    latte = bench.latte_methods(50)
+    assert [latte[f"Skip-Cache N={n}"].paper_speedup for n in range(2, 7)] == [1.56, 1.91, 2.19, 2.30, 2.43]
+    assert bench.dit_methods(250)["Delta-DiT"].config.boundary_step == 60
+    assert bench.t2v_methods(50)["T-GATE"].config.gate_step == 20
+    with pytest.raises(SystemExit):
+        bench.main(["--tiny", "--tables", "audio", "--out", str(tmp_path / "x.json")])
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            bench.main(["--device", "cuda", "--out", str(tmp_path / "x.json")])
