@@ -47,7 +47,7 @@ def test_the_grid_on_a_tiny_skip_dit():
     assert list(zip(table["n"], table["b"], table["threshold"])) == (
         [(1, 0, 0), (2, 1, 0), (3, 1, 0), (2, 2, 0), (3, 2, 0)]
         + [(3, 1, th) for th in grid.PAIRS["class-to-image"].thresholds])
-    assert steps[0] == "Skip-Cache N=3 B=1 + step skip 0.2"
+    assert steps[0] == f"Skip-Cache N=3 B=1 + step skip {grid.PAIRS['class-to-image'].thresholds[0]:g}"
     assert table["quality"].notna().all() and set(table["pair"]) == {"class-to-image"}
     depths = grid.depth_table(table)
     assert list(depths.columns) == [1, 2] and list(depths.index) == [2, 3]

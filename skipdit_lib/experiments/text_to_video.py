@@ -62,10 +62,11 @@ class Sizes:
 
 
 # cpu cost, measured: 100 uncached videos of the cpu Latte take about 16 s at DDIM-50 with guidance on 2 cores;
-# the 14 rows of 200 videos, with their timing, took 740 s.
+# the 14 rows of 200 videos, with their timing, took 740 s. 100 captions since (as notebook 07's Tables 5-6), to keep
+# `make reproduce` within its 3 hours.
 SIZES = per_profile(
     smoke=Sizes(70, 10, 7.5, 70, 2, 0, 1, (2, 3), 1, classifier_videos=300),
-    cpu=Sizes(200, 50, 7.5, 1000, 4, 1, 3, (2, 3, 4), 1),
+    cpu=Sizes(100, 50, 7.5, 1000, 4, 1, 3, (2, 3, 4), 1),
     gpu=Sizes(1000, 50, 7.5, 2000, 8, 1, 5, (2, 3, 4), 1, released_videos=4),
 )
 
