@@ -19,6 +19,7 @@ from skipdit_lib.caching import (
     calibrate_teacache,
     remove_cache,
 )
+from skipdit_lib.caching.hooks import ModuleReuseHook, register_cache_method
 from skipdit_lib.diffusion.gaussian_diffusion import create_diffusion
 from skipdit_lib.diffusion.sampling import sample_ddim
 
@@ -77,6 +78,39 @@ def test_fora_recomputes_attention_and_mlp_every_n_steps():
     expected = [4, 0, 0, 4, 0, 0, 4, 0, 0, 4]
     assert counter.totals("attn.") == expected and counter.totals("mlp.") == expected
     assert counter.totals("block.") == [4] * 10  # blocks still run (norms, gates), their heavy parts are reused
+
+
+class ModuleFORAConfig(FORAConfig):
+    """FORA as it was first written here: the attention and MLP modules themselves wrapped (their inputs computed)."""
+
+
+@register_cache_method(ModuleFORAConfig)
+class ModuleFORAHook(ModuleReuseHook):
+    def install(self) -> None:
+        for u, modules in enumerate(self.model.units_modules()):
+            for kind in ("attn", "mlp", "cross_attn"):
+                for j, module in enumerate(modules.get(kind, [])):
+                    self.wrap(module, f"{u}.{kind}.{j}", kind)
+
+    def compute_now(self, kind: str) -> bool:
+        return self.state.step % self.config.interval == 0
+
+
+@pytest.mark.parametrize("make", [tiny_dit, tiny_latte, tiny_text_dit])
+def test_fora_reuses_whole_branches_with_the_outputs_of_module_reuse(make):
+    model = make()
+    norms = [b.norm1 for b in model.blocks]
+    calls = []
+    handles = [n.register_forward_hook(lambda m, a, o: calls.append(1)) for n in norms]
+    _, _, branch = counted(model, FORAConfig(interval=3))
+    branch_norms = len(calls)
+    calls.clear()
+    _, _, module = counted(model, ModuleFORAConfig(interval=3))
+    for h in handles:
+        h.remove()
+    assert torch.equal(branch, module)  # the same reused tensors, so the same samples
+    # module reuse still normalises every block's input on every call; branch reuse only on the 4 computed calls
+    assert len(calls) == 10 * len(norms) and branch_norms == 4 * len(norms)
 
 
 def test_fora_interval_one_is_the_plain_model():

@@ -21,15 +21,17 @@ class FORAConfig:
 
 @register_cache_method(FORAConfig)
 class FORAHook(ModuleReuseHook):
-    """Wraps every unit's attention (and cross-attention) and MLP modules."""
+    """Wraps every block's attention and MLP branch (the module on its normalised, modulated input: a reused
+    output skips the norm and modulation as well) and, for text models, its cross-attention module."""
 
     def install(self) -> None:
         require_units(self.model, "FORA")
-        for u, modules in enumerate(self.model.units_modules()):
-            kinds = ["attn", "mlp"] + (["cross_attn"] if self.config.include_cross_attention else [])
-            for kind in kinds:
-                for j, module in enumerate(modules.get(kind, [])):
-                    self.wrap(module, f"{u}.{kind}.{j}", kind)
+        for u in range(self.model.num_units):
+            for j, block in enumerate(self.model.unit_blocks(u)):
+                self.wrap(block, f"{u}.attn.{j}", "attn", method="attn_branch")
+                self.wrap(block, f"{u}.mlp.{j}", "mlp", method="mlp_branch")
+                if self.config.include_cross_attention and getattr(block, "cross_attn", None) is not None:
+                    self.wrap(block.cross_attn, f"{u}.cross_attn.{j}", "cross_attn")
 
     def compute_now(self, kind: str) -> bool:
         """FORA: recompute on calls 0, N, 2N, ... of a sampling run."""

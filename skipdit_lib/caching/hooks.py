@@ -152,9 +152,9 @@ class ModuleReuseHook(CacheHook):
         """What to store for later reuse (T-GATE averages the CFG halves)."""
         return output
 
-    def wrap(self, module: nn.Module, key: str, kind: str) -> None:
-        """Patch `module.forward` on the instance with the compute-or-reuse rule."""
-        original, state = module.forward, self.state
+    def wrap(self, module: nn.Module, key: str, kind: str, method: str = "forward") -> None:
+        """Patch `module.<method>` (default its forward) on the instance with the compute-or-reuse rule."""
+        original, state = getattr(module, method), self.state
 
         def forward(*args: Any, **kwargs: Any) -> Any:
             if key in state.outputs and not self.compute_now(kind):
@@ -165,7 +165,7 @@ class ModuleReuseHook(CacheHook):
             state.computed += 1
             return out
 
-        self.patch(module, "forward", forward)
+        self.patch(module, method, forward)
 
     def begin_step(self, t: float) -> None:
         self.state.computed = self.state.reused = 0

@@ -114,5 +114,5 @@ class DiT(UnitModel):
         """Every attention module as (name, kind, module)."""
         return [(f"blocks.{k}.attn", "self", b.attn) for k, b in enumerate(self.blocks)]
 
-    def _unit_modules(self, i: int) -> dict[str, list[nn.Module]]:
-        return self._block_modules([self.blocks[i]])
+    def unit_blocks(self, i: int) -> list[nn.Module]:
+        return [self.blocks[i]]

@@ -246,5 +246,5 @@ class Latte(UnitModel):
                 out.append((f"blocks.{k}.cross_attn", "cross", block.cross_attn))
         return out
 
-    def _unit_modules(self, i: int) -> dict[str, list[nn.Module]]:
-        return self._block_modules([self.blocks[2 * i], self.blocks[2 * i + 1]])
+    def unit_blocks(self, i: int) -> list[nn.Module]:
+        return [self.blocks[2 * i], self.blocks[2 * i + 1]]

@@ -248,9 +248,18 @@ class AdaLNBlock(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         mods = self.adaLN_modulation(c).chunk(6, dim=1)  # 6 x (N, D)
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
-        x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))  # (N, T, D)
-        x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))  # (N, T, D)
+        x = x + gate_msa.unsqueeze(1) * self.attn_branch(x, shift_msa, scale_msa)  # (N, T, D)
+        x = x + gate_mlp.unsqueeze(1) * self.mlp_branch(x, shift_mlp, scale_mlp)  # (N, T, D)
         return x
+
+    def attn_branch(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """Attention on the normalised, modulated input, before its gate: what FORA reuses (a reused branch
+        skips its norm and modulation too)."""
+        return self.attn(modulate(self.norm1(x), shift, scale))  # (N, T, D)
+
+    def mlp_branch(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """MLP on the normalised, modulated input, before its gate."""
+        return self.mlp(modulate(self.norm2(x), shift, scale))  # (N, T, D)
 
     def modulated_input(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """What the attention sees: norm1(x) modulated by the first shift and scale (TeaCache's signal)."""
@@ -280,11 +289,19 @@ class AdaLNSingleBlock(nn.Module):
         n = x.shape[0]
         mods = (self.scale_shift_table[None] + t6.reshape(n, 6, -1)).chunk(6, dim=1)  # 6 x (N, 1, D)
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
-        x = x + gate_msa * self.attn(t2i_modulate(self.norm1(x), shift_msa, scale_msa))  # (N, T, D)
+        x = x + gate_msa * self.attn_branch(x, shift_msa, scale_msa)  # (N, T, D)
         if self.cross_attn is not None:
             x = x + self.cross_attn(x, tokens, mask)  # (N, T, D)
-        x = x + gate_mlp * self.mlp(t2i_modulate(self.norm2(x), shift_mlp, scale_mlp))  # (N, T, D)
+        x = x + gate_mlp * self.mlp_branch(x, shift_mlp, scale_mlp)  # (N, T, D)
         return x
+
+    def attn_branch(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """Self-attention on the normalised, modulated input, before its gate (what FORA reuses)."""
+        return self.attn(t2i_modulate(self.norm1(x), shift, scale))  # (N, T, D)
+
+    def mlp_branch(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """MLP on the normalised, modulated input, before its gate."""
+        return self.mlp(t2i_modulate(self.norm2(x), shift, scale))  # (N, T, D)
 
     def modulated_input(self, x: torch.Tensor, t6: torch.Tensor) -> torch.Tensor:
         """What the attention sees: norm1(x) modulated by the first shift and scale (TeaCache's signal)."""
@@ -408,9 +425,13 @@ class UnitModel(nn.Module):
         """Called by the samplers at the start of every sampling run; a no-op here, an attached
         cache overrides it on the instance to reset its state (so diffusion/ never imports caching/)."""
 
+    def unit_blocks(self, i: int) -> list[nn.Module]:
+        """The transformer blocks unit `i` runs (one for DiT and TextDiT, the spatial and temporal pair for Latte)."""
+        raise NotImplementedError(f"{type(self).__name__} must say which blocks each unit runs")
+
     def units_modules(self) -> list[dict[str, list[nn.Module]]]:
         """Per unit: {"attn": [...], "mlp": [...], "cross_attn": [...]} submodules to wrap."""
-        return [self._unit_modules(i) for i in range(self.num_units)]
+        return [self._block_modules(self.unit_blocks(i)) for i in range(self.num_units)]
 
     @staticmethod
     def _block_modules(blocks: list[nn.Module]) -> dict[str, list[nn.Module]]:

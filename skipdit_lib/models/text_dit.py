@@ -148,5 +148,5 @@ class TextDiT(UnitModel):
             out.append((f"blocks.{k}.cross_attn", "cross", block.cross_attn))
         return out
 
-    def _unit_modules(self, i: int) -> dict[str, list[nn.Module]]:
-        return self._block_modules([self.blocks[i]])
+    def unit_blocks(self, i: int) -> list[nn.Module]:
+        return [self.blocks[i]]
