@@ -2,7 +2,8 @@
 
     python benchmarks/bench_paper_scale.py --device cuda [--precision bf16] [--tables dit,latte] [--repeats 2]
         [--steps N] [--batch N] [--out results/benchmarks/paper_scale.json]
-    python benchmarks/bench_paper_scale.py --tiny      # the same code on tiny models (CPU, seconds; the tests)
+    python benchmarks/bench_paper_scale.py --scale cpu  # the cpu profile's models (what the notebooks measure here)
+    python benchmarks/bench_paper_scale.py --scale tiny # the same code on tiny models (CPU, seconds; the tests)
 
 Tables (PAPER.md section 6; the paper's speedup printed beside ours):
 - `dit`: Table 7, DiT-XL/2 and Skip-DiT-XL/2 at 256px (32x32x4 latents), DDPM-250, guidance 1.5, batch 8:
@@ -19,6 +20,8 @@ models is timed round-robin in one run (`interleaved_latencies`), so a slow phas
 them; each speedup is against the same model uncached. `--steps` runs fewer sampler steps than the paper's
 (the caching windows are in timesteps and stay as they are; the speedups are then per step of the shorter
 run, and the output says so). The JSON is rewritten after each table, so a run cut short keeps what it measured.
+`--scale cpu` swaps in the cpu profile's zoo sizes (notebooks 03, 04, 06) with Skip-Cache at B=1, the share
+of the network the notebooks cache: the hook-overhead check of the cpu benchmark (wall / FLOPs).
 """
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ from skipdit_lib.evaluation.methods import count_method, run_method
 from skipdit_lib.io import atomic_write_json
 from skipdit_lib.models.configs import create_model
 from skipdit_lib.precision import PRECISIONS, set_precision
+from skipdit_lib.zoo import get_recipe
 
 log = logging.getLogger("bench_paper_scale")
 
@@ -68,32 +72,34 @@ class Table:
     sampler: SamplerSettings    # the paper's
     batch: int
     condition: str              # "class" (labels), "caption" (token states) or "none"
-    methods: Callable[[int], dict[str, Method]]  # num_steps -> rows (boundaries that count steps scale with it)
-    overrides: dict[str, Any]   # model kwargs beyond the config (UCF101 Latte: 101 classes)
+    methods: Callable[[int, int], dict[str, Method]]  # (num_steps, B) -> rows (step boundaries scale with steps)
+    overrides: dict[str, Any]   # model kwargs beyond the config at paper scale (UCF101 Latte: 101 classes)
+    zoo: str                    # the zoo's plain model of the same table at the cpu profile
+    branch_depth: int           # the paper's Skip-Cache B (units: blocks for DiT, pairs for Latte)
 
 
-def dit_methods(steps: int) -> dict[str, Method]:
+def dit_methods(steps: int, branch_depth: int = 4) -> dict[str, Method]:
     """Table 7 at guidance 1.5: FORA (N=3), Delta-DiT (21 of 28 blocks, boundary 60 of 250), Skip-Cache N=2..4."""
     delta = DeltaDiTConfig(boundary_step=round(steps * 60 / 250), cached_fraction=21 / 28)
     rows = {"DiT": Method("plain", None, 1.0), "FORA": Method("plain", FORAConfig(), 1.57),
             "Delta-DiT": Method("plain", delta, 1.45), "Skip-DiT": Method("skip", None, 1.0)}
     for n, paper in zip((2, 3, 4), (1.46, 1.73, 1.93)):
-        rows[f"Skip-Cache N={n}"] = Method("skip", skip_cache_preset("class-to-image", n), paper)
+        rows[f"Skip-Cache N={n}"] = Method("skip", skip_cache_preset("class-to-image", n, branch_depth), paper)
     return rows
 
 
-def latte_methods(steps: int) -> dict[str, Method]:
+def latte_methods(steps: int, branch_depth: int = 1) -> dict[str, Method]:
     """Table 1: Delta-DiT (10 of 14 pairs, boundary 12 of 50), FORA, PAB23, PAB35, Skip-Cache N=2..6."""
     delta = DeltaDiTConfig(boundary_step=round(steps * 12 / 50), cached_fraction=10 / 14)
     rows = {"Latte": Method("plain", None, 1.0), "Delta-DiT": Method("plain", delta, 1.22),
             "FORA": Method("plain", FORAConfig(), 1.10), "PAB23": Method("plain", PAB_PRESETS["PAB23"], 1.30),
             "PAB35": Method("plain", PAB_PRESETS["PAB35"], 1.39), "Skip-Latte": Method("skip", None, 1.0)}
     for n, paper in zip(range(2, 7), (1.56, 1.91, 2.19, 2.30, 2.43)):
-        rows[f"Skip-Cache N={n}"] = Method("skip", skip_cache_preset("class-to-video", n), paper)
+        rows[f"Skip-Cache N={n}"] = Method("skip", skip_cache_preset("class-to-video", n, branch_depth), paper)
     return rows
 
 
-def t2v_methods(steps: int) -> dict[str, Method]:
+def t2v_methods(steps: int, branch_depth: int = 1) -> dict[str, Method]:
     """Table 3: T-GATE (gate 20 of 50, interval 2), Delta-DiT, FORA, PAB235/347/469, Skip-Cache 800/700 -> 50."""
     delta = DeltaDiTConfig(boundary_step=round(steps * 12 / 50), cached_fraction=10 / 14)
     rows = {"Latte": Method("plain", None, 1.0),
@@ -105,25 +111,24 @@ def t2v_methods(steps: int) -> dict[str, Method]:
     rows["Skip-Latte"] = Method("skip", None, 1.0)
     for start, papers in ((800, (1.57, 1.93, 2.20)), (700, (1.49, 1.72, 1.90))):
         for n, paper in zip((2, 3, 4), papers):
-            rows[f"Skip-Cache {start}->50 N={n}"] = Method("skip", skip_cache_preset(f"text-to-video-{start}", n),
-                                                            paper)
+            rows[f"Skip-Cache {start}->50 N={n}"] = Method(
+                "skip", skip_cache_preset(f"text-to-video-{start}", n, branch_depth), paper)
     return rows
 
 
 TABLES: dict[str, Table] = {
     "dit": Table("Table 7: DiT-XL/2, 256px, DDPM-250, guidance 1.5", "DiT-XL/2", "DiT-XL/2-skip",
-                 SamplerSettings("ddpm", 250, 1.5), 8, "class", dit_methods, {}),
+                 SamplerSettings("ddpm", 250, 1.5), 8, "class", dit_methods, {}, "dit-c2i", 4),
     "latte": Table("Table 1 (UCF101): Latte-XL/2, 16x256px, DDIM-50, guidance 7", "Latte-XL/2", "Latte-XL/2-skip",
-                   SamplerSettings("ddim", 50, 7.0), 1, "class", latte_methods, {"num_classes": 101}),
+                   SamplerSettings("ddim", 50, 7.0), 1, "class", latte_methods, {"num_classes": 101}, "latte-c2v", 1),
     "t2v": Table("Table 3: Latte-T2V-XL/2, 16x512px, DDIM-50, guidance 7.5", "Latte-T2V-XL/2", "Latte-T2V-XL/2-skip",
-                 SamplerSettings("ddim", 50, 7.5), 1, "caption", t2v_methods, {}),
+                 SamplerSettings("ddim", 50, 7.5), 1, "caption", t2v_methods, {}, "latte-t2v", 1),
 }
 DEFAULT_TABLES = ("dit", "latte")
-# --tiny: the same families and code at toy sizes (a depth-10 DiT keeps the class-to-image B=4 meaningful, 2B < L;
-# a skip Latte needs its depth divisible by 4).
-TINY = {"hidden_size": 32, "num_heads": 2, "input_size": 8}
-TINY_LATTE = {"depth": 8, "num_frames": 2}
-TINY_DIT = {"depth": 10}
+SCALES = ("paper", "cpu", "tiny")
+# --scale tiny: the same families and code at toy sizes (a skip Latte needs its depth divisible by 4).
+TINY = {"hidden_size": 32, "num_heads": 2, "input_size": 8, "depth": 8}
+TINY_LATTE = {"num_frames": 2}
 TINY_TEXT = {"caption_dim": 8, "text_len": 4}
 
 
@@ -136,16 +141,27 @@ def randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     return model.eval()
 
 
-def build(table: Table, which: str, tiny: bool, device: str) -> torch.nn.Module:
-    """The plain or skip model of `table`, random weights, on `device`."""
-    name = table.plain if which == "plain" else table.skip
-    kwargs = dict(table.overrides)
-    if tiny:
-        kwargs.update(TINY, **(TINY_LATTE if "Latte" in name else TINY_DIT))
+def build(table: Table, which: str, scale: str, device: str) -> torch.nn.Module:
+    """The plain or skip model of `table` at `scale`, random weights, on `device`."""
+    name, kwargs = (table.plain if which == "plain" else table.skip), dict(table.overrides)
+    if scale == "cpu":  # the zoo's cpu recipe: its base config and size overrides
+        recipe = get_recipe(table.zoo, "cpu")
+        name, kwargs = recipe.base + ("-skip" if which == "skip" else ""), dict(recipe.overrides)
+    elif scale == "tiny":
+        kwargs.update(TINY, **(TINY_LATTE if "Latte" in name else {}))
         if table.condition == "caption":
             kwargs.update(TINY_TEXT)
     torch.manual_seed(0)
     return randomize(create_model(name, **kwargs)).to(device)
+
+
+PAPER_UNITS = 28  # DiT-XL/2's blocks: the only table whose B is above 1
+
+
+def branch_depth(table: Table, model: torch.nn.Module) -> int:
+    """The paper's B as the same share of `model`'s units, at least 1: DiT-XL/2's 4 of 28 blocks is 1 of the cpu
+    profile's 8 (as notebook 03 runs it); B=1 stays 1."""
+    return max(1, round(table.branch_depth * model.num_units / PAPER_UNITS))
 
 
 def inputs(model: torch.nn.Module, table: Table, batch: int, device: str) -> tuple[torch.Tensor, Any]:
@@ -163,12 +179,12 @@ def inputs(model: torch.nn.Module, table: Table, batch: int, device: str) -> tup
     return noise, torch.randint(0, classes, (batch,), generator=gen).to(device)
 
 
-def measure(table: Table, *, tiny: bool, device: str, steps: int | None, batch: int | None, repeats: int,
+def measure(table: Table, *, scale: str, device: str, steps: int | None, batch: int | None, repeats: int,
             warmup: int) -> list[dict[str, Any]]:
     """One row per method of `table`: FLOPs, latency and both speedups, the models timed in one interleaved run."""
     sampler = replace(table.sampler, num_steps=steps or table.sampler.num_steps)
-    rows = table.methods(sampler.num_steps)
-    models = {which: build(table, which, tiny, device) for which in ("plain", "skip")}
+    models = {which: build(table, which, scale, device) for which in ("plain", "skip")}
+    rows = table.methods(sampler.num_steps, branch_depth(table, models["skip"]))
     data = {which: inputs(m, table, batch or table.batch, device) for which, m in models.items()}
     counted = {}
     for name, method in rows.items():
@@ -214,7 +230,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch", type=int, default=None, help="samples per run (default: each table's)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--tiny", action="store_true", help="toy sizes of the same models (CPU tests)")
+    parser.add_argument("--scale", choices=SCALES, default="paper",
+                        help="paper: the paper's models; cpu: the cpu profile's; tiny: toy sizes (CPU tests)")
     parser.add_argument("--out", default="results/benchmarks/paper_scale.json")
     args = parser.parse_args(argv)
     chosen = [t.strip() for t in args.tables.split(",") if t.strip()]
@@ -222,16 +239,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if unknown:
         parser.error(f"unknown table(s) {unknown}; choose from {list(TABLES)}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        parser.error("--device cuda but no CUDA device is visible; use --device cpu (and --tiny on a laptop)")
+        parser.error("--device cuda but no CUDA device is visible; use --device cpu with --scale cpu or tiny")
     precision = args.precision or ("bf16" if args.device.startswith("cuda") else "fp32")
     set_precision(precision)
     result: dict[str, Any] = {
         "command": "python benchmarks/bench_paper_scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
-        "precision": precision, "torch": torch.__version__, "tiny": args.tiny, "tables": {}}
+        "precision": precision, "torch": torch.__version__, "scale": args.scale, "tables": {}}
     for key in chosen:
         start = time.time()
-        rows = measure(TABLES[key], tiny=args.tiny, device=args.device, steps=args.steps, batch=args.batch,
+        rows = measure(TABLES[key], scale=args.scale, device=args.device, steps=args.steps, batch=args.batch,
                        repeats=args.repeats, warmup=args.warmup)
         result["tables"][key] = {"title": TABLES[key].title, "seconds": round(time.time() - start, 1), "rows": rows}
         atomic_write_json(result, Path(args.out))

@@ -27,13 +27,14 @@ def bench():
 
 def test_every_table_runs_tiny_and_writes_its_rows(bench, tmp_path):
     out = tmp_path / "paper_scale.json"
-    result = bench.main(["--tiny", "--tables", "dit,latte,t2v", "--steps", "4", "--batch", "1", "--repeats", "1",
-                         "--warmup", "0", "--out", str(out)])
+    result = bench.main(["--scale", "tiny", "--tables", "dit,latte,t2v", "--steps", "4", "--batch", "1",
+                         "--repeats", "1", "--warmup", "0", "--out", str(out)])
     assert json.loads(out.read_text()) == json.loads(json.dumps(result))
-    assert result["precision"] == "fp32" == get_precision() and result["tiny"]
+    assert result["precision"] == "fp32" == get_precision()
+    assert result["scale"] == "tiny"
     for key, table in result["tables"].items():
         rows = {r["method"]: r for r in table["rows"]}
-        assert list(rows) == list(bench.TABLES[key].methods(4)), key
+        assert list(rows) == list(bench.TABLES[key].methods(4, 1)), key
         for name, row in rows.items():
             assert row["sampler"].endswith("-4") and row["paper_steps"] in (50, 250)
             assert row["latency_s"] > 0 and row["tflops_per_run"] > 0
@@ -49,9 +50,12 @@ def test_paper_speedups_are_the_papers_and_bad_arguments_are_refused(bench, tmp_
     latte = bench.latte_methods(50)
     assert [latte[f"Skip-Cache N={n}"].paper_speedup for n in range(2, 7)] == [1.56, 1.91, 2.19, 2.30, 2.43]
     assert bench.dit_methods(250)["Delta-DiT"].config.boundary_step == 60
+    assert bench.dit_methods(250)["Skip-Cache N=2"].config.branch_depth == 4  # the released class-to-image code
+    dit = bench.TABLES["dit"]
+    assert [bench.branch_depth(dit, bench.build(dit, "skip", scale, "cpu")) for scale in ("cpu", "tiny")] == [1, 1]
     assert bench.t2v_methods(50)["T-GATE"].config.gate_step == 20
     with pytest.raises(SystemExit):
-        bench.main(["--tiny", "--tables", "audio", "--out", str(tmp_path / "x.json")])
+        bench.main(["--scale", "tiny", "--tables", "audio", "--out", str(tmp_path / "x.json")])
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit):
             bench.main(["--device", "cuda", "--out", str(tmp_path / "x.json")])
