@@ -179,17 +179,38 @@ def inputs(model: torch.nn.Module, table: Table, batch: int, device: str) -> tup
     return noise, torch.randint(0, classes, (batch,), generator=gen).to(device)
 
 
+COMPILED = " (compiled)"
+
+
+def with_compiled(rows: dict[str, Method]) -> dict[str, Method]:
+    """`rows` plus, for the uncached and the Skip-Cache rows, the same method on the compiled model."""
+    extra = {name + COMPILED: replace(m, model=m.model + "-compiled") for name, m in rows.items()
+             if m.config is None or name.startswith("Skip-Cache")}
+    return {**rows, **extra}
+
+
 def measure(table: Table, *, scale: str, device: str, steps: int | None, batch: int | None, repeats: int,
-            warmup: int) -> list[dict[str, Any]]:
-    """One row per method of `table`: FLOPs, latency and both speedups, the models timed in one interleaved run."""
+            warmup: int, compiled: bool = False) -> list[dict[str, Any]]:
+    """One row per method of `table`: FLOPs, latency and both speedups, the models timed in one interleaved run.
+    With `compiled`, the uncached and Skip-Cache rows run again on copies of the models whose blocks are compiled
+    (`compile_blocks`): their FLOPs are the eager row's, their speedups against the eager uncached model, and
+    `max_abs_diff_vs_eager` says how far their samples are from the eager ones."""
     sampler = replace(table.sampler, num_steps=steps or table.sampler.num_steps)
     models = {which: build(table, which, scale, device) for which in ("plain", "skip")}
     rows = table.methods(sampler.num_steps, branch_depth(table, models["skip"]))
+    if compiled:
+        models.update({f"{w}-compiled": build(table, w, scale, device).compile_blocks() for w in ("plain", "skip")})
+        rows = with_compiled(rows)
     data = {which: inputs(m, table, batch or table.batch, device) for which, m in models.items()}
-    counted = {}
+    counted, samples = {}, {}
     for name, method in rows.items():
         model, (noise, y) = models[method.model], data[method.model]
-        counted[name] = count_method(model, method.config, sampler, noise, y)
+        if method.model.endswith("-compiled"):  # compiled kernels bypass the FLOP counter: the eager count holds
+            counted[name] = counted[name.removesuffix(COMPILED)]
+            samples[name] = run_method(model, method.config, sampler, noise, y)  # also compiles, before timing
+        else:
+            counted[name] = count_method(model, method.config, sampler, noise, y)
+            samples[name] = counted[name]["samples"]
         log.info("%s: %s counted (%.1f TFLOP)", table.title, name, counted[name]["flops"] / 1e12)
     runs = {name: (lambda m=rows[name]: run_method(models[m.model], m.config, sampler, *data[m.model]))
             for name in rows}
@@ -197,15 +218,19 @@ def measure(table: Table, *, scale: str, device: str, steps: int | None, batch: 
     base = {which: next(n for n, m in rows.items() if m.model == which and m.config is None) for which in models}
     out = []
     for name, method in rows.items():
-        ref = base[method.model]
+        ref = base[method.model.removesuffix("-compiled")]
         flops_speedup = counted[ref]["flops"] / counted[name]["flops"]
         wall_speedup = latency[ref] / latency[name]
-        out.append({"model": models[method.model].__class__.__name__ + ("-skip" if method.model == "skip" else ""),
-                    "method": name, "sampler": sampler.label, "cfg_scale": sampler.cfg_scale,
-                    "paper_steps": table.sampler.num_steps, "batch": batch or table.batch,
-                    "tflops_per_run": counted[name]["flops"] / 1e12, "latency_s": latency[name],
-                    "flops_speedup": flops_speedup, "wallclock_speedup": wall_speedup,
-                    "wallclock_over_flops": wall_speedup / flops_speedup, "paper_speedup": method.paper_speedup})
+        row = {"model": models[method.model].__class__.__name__ + ("-skip" if "skip" in method.model else ""),
+               "method": name, "sampler": sampler.label, "cfg_scale": sampler.cfg_scale,
+               "paper_steps": table.sampler.num_steps, "batch": batch or table.batch,
+               "tflops_per_run": counted[name]["flops"] / 1e12, "latency_s": latency[name],
+               "flops_speedup": flops_speedup, "wallclock_speedup": wall_speedup,
+               "wallclock_over_flops": wall_speedup / flops_speedup, "paper_speedup": method.paper_speedup}
+        if name.endswith(COMPILED):
+            eager = samples[name.removesuffix(COMPILED)]
+            row["max_abs_diff_vs_eager"] = float((samples[name] - eager).abs().max())
+        out.append(row)
     return out
 
 
@@ -230,6 +255,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch", type=int, default=None, help="samples per run (default: each table's)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the uncached and Skip-Cache rows with torch.compile'd blocks")
     parser.add_argument("--scale", choices=SCALES, default="paper",
                         help="paper: the paper's models; cpu: the cpu profile's; tiny: toy sizes (CPU tests)")
     parser.add_argument("--out", default="results/benchmarks/paper_scale.json")
@@ -245,14 +272,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {
         "command": "python benchmarks/bench_paper_scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
-        "precision": precision, "torch": torch.__version__, "scale": args.scale, "tables": {}}
+        "precision": precision, "torch": torch.__version__, "scale": args.scale, "compiled": args.compile,
+        "tables": {}}
     for key in chosen:
         start = time.time()
         rows = measure(TABLES[key], scale=args.scale, device=args.device, steps=args.steps, batch=args.batch,
-                       repeats=args.repeats, warmup=args.warmup)
+                       repeats=args.repeats, warmup=args.warmup, compiled=args.compile)
         result["tables"][key] = {"title": TABLES[key].title, "seconds": round(time.time() - start, 1), "rows": rows}
         atomic_write_json(result, Path(args.out))
-        print(markdown(TABLES[key].title, rows), flush=True)
+        scale = "" if args.scale == "paper" else f" [{args.scale} scale: the {TABLES[key].zoo} sizes]" \
+            if args.scale == "cpu" else " [tiny scale]"
+        print(markdown(TABLES[key].title + scale, rows), flush=True)
         if rows[0]["sampler"].split("-")[1] != str(rows[0]["paper_steps"]):
             print(f"(ran {rows[0]['sampler']}, the paper {rows[0]['paper_steps']} steps: speedups per step of the "
                   "shorter run)")

@@ -59,3 +59,15 @@ def test_paper_speedups_are_the_papers_and_bad_arguments_are_refused(bench, tmp_
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit):
             bench.main(["--device", "cuda", "--out", str(tmp_path / "x.json")])
+
+
+def test_compiled_rows_reuse_the_eager_flops_and_say_how_far_their_samples_are(bench, tmp_path):
+    result = bench.main(["--scale", "tiny", "--tables", "dit", "--steps", "4", "--batch", "1", "--repeats", "1",
+                         "--warmup", "0", "--compile", "--out", str(tmp_path / "c.json")])
+    rows = {r["method"]: r for r in result["tables"]["dit"]["rows"]}
+    compiled = [name for name in rows if name.endswith(bench.COMPILED)]
+    assert compiled == ["DiT (compiled)", "Skip-DiT (compiled)"] + [f"Skip-Cache N={n} (compiled)" for n in (2, 3, 4)]
+    for name in compiled:
+        eager = rows[name.removesuffix(bench.COMPILED)]
+        assert rows[name]["tflops_per_run"] == eager["tflops_per_run"]
+        assert rows[name]["max_abs_diff_vs_eager"] < 1e-3  # fp32: the same samples up to kernel rounding

@@ -66,6 +66,11 @@ def synthetic(points: list[tuple], threshold: float = 0.0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def test_exactly_two_points_below_is_within_the_bound():
+    table = synthetic([(1, 0, 1.0, 20.0, 0.68), (2, 1, 3.3, 21.0, 0.66), (4, 1, 3.5, 21.0, 0.65)])
+    assert grid.fast_and_faithful(table)["fastest_faithful"]["method"] == "Skip-Cache N=2 B=1"
+
+
 def test_step_skipping_rows_count_for_the_search_but_not_for_the_depth_table():
     table = synthetic([(1, 0, 1.0, 20.0, 0.90), (2, 1, 1.5, 20.5, 0.90), (2, 2, 1.3, 20.2, 0.90),
                        (4, 1, 3.2, 21.0, 0.89, 0.1), (4, 1, 3.6, 40.0, 0.70, 0.3)])

@@ -421,6 +421,14 @@ class UnitModel(nn.Module):
         """The first block's timestep-modulated input (for Latte the first spatial block's): TeaCache's signal."""
         return self.blocks[0].modulated_input(h, ctx.c)  # (N', T, D)
 
+    def compile_blocks(self, **options: Any) -> "UnitModel":
+        """Opt-in compiled path: `torch.compile` every transformer block in place (`options` go to it, e.g.
+        mode="max-autotune"). The unit loop, the caches' decisions and the sampler stay eager Python, so full
+        and cached steps alike run compiled blocks, and a cache attaches as before. Returns the model."""
+        for block in self.blocks:
+            block.compile(**options)
+        return self
+
     def begin_sampling(self) -> None:
         """Called by the samplers at the start of every sampling run; a no-op here, an attached
         cache overrides it on the instance to reset its state (so diffusion/ never imports caching/)."""
