@@ -5,6 +5,7 @@ from collections import Counter
 
 import torch
 
+from skipdit_lib.caching import apply_cache, remove_cache
 from skipdit_lib.diffusion.gaussian_diffusion import create_diffusion
 from skipdit_lib.diffusion.sampling import sample_ddim
 from skipdit_lib.models.configs import create_model
@@ -112,3 +113,15 @@ def block_counter(model: torch.nn.Module) -> CallCounter:
         if getattr(b, "cross_attn", None) is not None:
             modules[f"cross.{k}"] = b.cross_attn.q_linear
     return CallCounter(modules)
+
+
+def counted_sample(model: torch.nn.Module, config, cfg_scale: float = 1.0):
+    """Sample once (DDIM-10) with `config` attached: the per-call block counter, the hook and the sample."""
+    hook = apply_cache(model, config)
+    counter = block_counter(model)
+    try:
+        out = sample(model, cfg_scale=cfg_scale, callback=counter.flush)
+    finally:
+        counter.remove()
+        remove_cache(model)
+    return counter, hook, out

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from caching_fixtures import block_counter, sample, tiny_dit, tiny_latte, tiny_text_dit
+from caching_fixtures import counted_sample, sample, tiny_dit, tiny_latte, tiny_text_dit
 
 from skipdit_lib.caching import (
     PAB_PRESETS,
@@ -23,17 +23,7 @@ from skipdit_lib.caching.hooks import ModuleReuseHook, register_cache_method
 from skipdit_lib.diffusion.gaussian_diffusion import create_diffusion
 from skipdit_lib.diffusion.sampling import sample_ddim
 
-
-def counted(model, config, cfg_scale=1.0):
-    """Sample once (DDIM-10) with `config`; return the per-call counter, the hook and the sample."""
-    hook = apply_cache(model, config)
-    counter = block_counter(model)
-    try:
-        out = sample(model, cfg_scale=cfg_scale, callback=counter.flush)
-    finally:
-        counter.remove()
-        remove_cache(model)
-    return counter, hook, out
+counted = counted_sample  # (counter, hook, sample) of one DDIM-10 run with a config attached
 
 
 @pytest.mark.parametrize("config", [TeaCacheConfig(threshold=0.0), FirstBlockCacheConfig(threshold=0.0)])

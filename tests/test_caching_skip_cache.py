@@ -3,7 +3,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from caching_fixtures import DDIM10_T, TINY, block_counter, randomize, sample, tiny_dit, tiny_latte, tiny_text_dit
+from caching_fixtures import (
+    DDIM10_T,
+    TINY,
+    block_counter,
+    counted_sample,
+    randomize,
+    sample,
+    tiny_dit,
+    tiny_latte,
+    tiny_text_dit,
+)
 
 from skipdit_lib.caching import (
     AdaptiveSkipCacheConfig,
@@ -20,13 +30,7 @@ FULL, CACHED = 4, 2  # blocks run by a depth-4 DiT on a full step and with B=1 o
 
 def counted_run(model, config, cfg_scale=1.0):
     """Sample once with `config` attached; return blocks run per call and the hook."""
-    hook = apply_cache(model, config)
-    counter = block_counter(model)
-    try:
-        sample(model, cfg_scale=cfg_scale, callback=counter.flush)
-    finally:
-        counter.remove()
-        remove_cache(model)
+    counter, hook, _ = counted_sample(model, config, cfg_scale)
     return counter, hook
 
 

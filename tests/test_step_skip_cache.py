@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from caching_fixtures import block_counter, sample, tiny_dit, tiny_latte
+from caching_fixtures import counted_sample, sample, tiny_dit, tiny_latte
 
 from skipdit_lib.caching import SkipCacheConfig, StepSkipCacheConfig, apply_cache, remove_cache, skip_cache_preset
 from skipdit_lib.caching.hooks import relative_l1
 
-
-def counted_run(model, config, cfg_scale=1.0):
-    """Blocks run per call, and the hook, of one DDIM-10 run with `config` attached."""
-    hook = apply_cache(model, config)
-    counter = block_counter(model)
-    try:
-        out = sample(model, cfg_scale=cfg_scale, callback=counter.flush)
-    finally:
-        counter.remove()
-        remove_cache(model)
-    return counter, hook, out
+counted_run = counted_sample  # (counter, hook, sample) of one DDIM-10 run with a config attached
 
 
 @pytest.mark.parametrize("n, b, warmup_t, stop_t, inclusive", [
