@@ -43,7 +43,7 @@ from skipdit_lib.caching import (
     skip_cache_preset,
 )
 from skipdit_lib.diffusion import SamplerSettings, start_noise
-from skipdit_lib.evaluation.cost import interleaved_latencies
+from skipdit_lib.evaluation.cost import interleaved_latencies, random_weights
 from skipdit_lib.evaluation.methods import count_method, run_method
 from skipdit_lib.io import atomic_write_json
 from skipdit_lib.models.configs import create_model
@@ -132,15 +132,6 @@ TINY_LATTE = {"num_frames": 2}
 TINY_TEXT = {"caption_dim": 8, "text_len": 4}
 
 
-def randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Small random weights everywhere (the zero-initialised adaLN and final layers would make blocks identities)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.02 * torch.randn(p.shape, generator=gen))
-    return model.eval()
-
-
 def build(table: Table, which: str, scale: str, device: str) -> torch.nn.Module:
     """The plain or skip model of `table` at `scale`, random weights, on `device`."""
     name, kwargs = (table.plain if which == "plain" else table.skip), dict(table.overrides)
@@ -152,7 +143,7 @@ def build(table: Table, which: str, scale: str, device: str) -> torch.nn.Module:
         if table.condition == "caption":
             kwargs.update(TINY_TEXT)
     torch.manual_seed(0)
-    return randomize(create_model(name, **kwargs)).to(device)
+    return random_weights(create_model(name, **kwargs)).to(device)
 
 
 PAPER_UNITS = 28  # DiT-XL/2's blocks: the only table whose B is above 1

@@ -21,20 +21,11 @@ import torch
 from skipdit_lib.caching import SkipCacheConfig, apply_cache, remove_cache
 from skipdit_lib.diffusion import SamplerSettings, balanced_labels, start_noise
 from skipdit_lib.evaluation import compare_methods
+from skipdit_lib.evaluation.cost import random_weights
 from skipdit_lib.models.configs import create_model
 from skipdit_lib.models.layers import run_units
 
 log = logging.getLogger("bench_skip_cache")
-
-
-def randomize(model: torch.nn.Module) -> torch.nn.Module:
-    """Random non-zero weights (the zero-initialised adaLN/final layers would make blocks identities)."""
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(0.02 * torch.randn(p.shape, generator=gen))
-    return model.eval()
 
 
 def timed(fn, repeats: int = 20) -> float:
@@ -85,7 +76,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = randomize(create_model("DiT-S/4-digits-skip"))
+    model = random_weights(create_model("DiT-S/4-digits-skip"))
     methods = {f"skip-cache N={n}": SkipCacheConfig(interval=n, branch_depth=1, warmup_t=1000, stop_t=20)
                for n in (2, 3, 4)}
     table = compare_methods(model, methods, noise=start_noise(args.batch, (1, 16, 16), seed=0),

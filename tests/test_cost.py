@@ -57,3 +57,16 @@ def test_interleaved_latencies_time_every_method_round_robin():
     assert 0.002 <= medians["a"] < medians["b"] and medians["b"] >= 0.02
     with pytest.raises(ValueError, match="repeats"):
         interleaved_latencies(fns, repeats=0)
+
+
+def test_random_weights_are_seeded_and_leave_no_block_an_identity():
+    from skipdit_lib.evaluation.cost import random_weights
+    from skipdit_lib.models.configs import create_model
+
+    a = random_weights(create_model("DiT-S/4-digits-skip", depth=2, hidden_size=32, num_heads=2))
+    b = random_weights(create_model("DiT-S/4-digits-skip", depth=2, hidden_size=32, num_heads=2))
+    fresh = create_model("DiT-S/4-digits-skip", depth=2, hidden_size=32, num_heads=2)
+    assert not a.training
+    gate = a.blocks[0].adaLN_modulation[1].weight
+    assert torch.equal(gate, b.blocks[0].adaLN_modulation[1].weight)  # same seed, same weights
+    assert fresh.blocks[0].adaLN_modulation[1].weight.abs().max() == 0 and gate.abs().max() > 0

@@ -41,6 +41,18 @@ SDPA_CPU_FLOPS = {
 }
 
 
+def random_weights(model: torch.nn.Module, seed: int = 0, scale: float = 0.02) -> torch.nn.Module:
+    """`model` in eval mode with seeded noise of std `scale` added to every trainable weight, for timing at sizes
+    with no trained weights (latency does not depend on them; the zero-initialised adaLN and final layers would
+    otherwise make every block an identity)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(scale * torch.randn(p.shape, generator=gen).to(p.device, p.dtype))
+    return model.eval()
+
+
 def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     """FLOPs of one call `fn(*args, **kwargs)` without gradients (matmuls, convs and attention; 2 per MAC)."""
     counter = FlopCounterMode(display=False, custom_mapping=SDPA_CPU_FLOPS)
