@@ -89,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = build_model(args)
     try:
         train(model, build_dataset(args, model), train_config(args), args.out_dir, progress=False)
+        if dist.is_initialized():  # every rank finished before any tears the group down: a gloo rank whose peer
+            dist.barrier()         # was already destroying it aborted once in CI ("terminate called ...", SIGABRT)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
