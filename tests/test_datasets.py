@@ -228,6 +228,9 @@ def test_moving_digits_cache_reused_and_keyed(tmp_path, monkeypatch):
     (lambda: load_captioned_digits(kind="audio"), "kind must be one of"),
     (lambda: load_captioned_digits(kind="video", num_frames=0), "num_frames must be at least 1"),
     (lambda: load_captioned_digits(resolution=4), "resolution must be at least 8"),
+    (lambda: load_captioned_digits(digit_fraction=0.95), "use a smaller fraction"),
+    (lambda: load_captioned_digits(digit_fraction=1.5), r"digit_fraction must be a number in \(0, 1\)"),
+    (lambda: load_captioned_digits(digit_fraction="big"), "digit_fraction must be a number"),
     (lambda: load_digits(seed=-1), "seed must be at least 0"),
     (lambda: encode_texts(["a"], max_tokens=1), "max_tokens must be an int in"),
 ])
@@ -286,7 +289,9 @@ def test_captions_agree_with_attributes(captioned_images):
 def test_captioned_images_are_coloured_and_placed(captioned_images):
     data, vocab = captioned_images, captioned_images.vocabularies
     ink = (data.images + 1) / 2  # (N, 3, R, R)
-    side, limit = 8, 8
+    side = captioned_digits.digit_side(16, captioned_digits.DIGIT_FRACTIONS["image"])
+    limit = 16 - side
+    assert side == 12  # the default: 3 of 4 patches of 4 px, each corner 4 px from the others
     for i in range(10):
         rgb = torch.tensor(captioned_digits.COLOURS[vocab["colour"][data.attributes["colour"][i]]])
         brightest = ink[i].sum(0).argmax()
@@ -329,6 +334,10 @@ def test_captioned_deterministic_and_cache_keyed(tmp_path, monkeypatch):
     assert other.captions != first.captions and not torch.equal(other.images, first.images)
     shorter = load_captioned_digits(num_samples=6, resolution=8, root=tmp_path / "a", seed=4, max_tokens=12)
     assert len(calls) == 4 and shorter.tokens.shape == (6, 12, 384)
+    smaller = load_captioned_digits(num_samples=6, resolution=8, root=tmp_path / "a", seed=4, digit_fraction=0.5)
+    assert len(calls) == 5 and smaller.captions == first.captions  # same draws, another rendering, its own cache
+    ink = lambda d: (d.images > -1).flatten(1).sum(1).float().mean()  # noqa: E731 mean inked pixels per image
+    assert ink(smaller) < ink(first)
 
 
 def test_every_possible_caption_fits_in_sixteen_tokens():

@@ -262,6 +262,21 @@ def test_a_moving_digits_extractor_is_keyed_by_its_motion():
         fe.make_config("captioned_videos", 16, motion="orbit")
 
 
+def test_a_captioned_extractor_is_keyed_by_the_digit_size_of_its_data(monkeypatch):
+    from skipdit_lib.datasets import captioned_digits
+
+    default = fe.make_config("captioned_images", 16)
+    assert default.digit_fraction == captioned_digits.DIGIT_FRACTIONS["image"]
+    assert fe.make_config("captioned_videos", 16).digit_fraction == captioned_digits.DIGIT_FRACTIONS["video"]
+    smaller = fe.make_config("captioned_images", 16, digit_fraction=0.5)
+    assert fe.checkpoint_path(smaller) != fe.checkpoint_path(default)
+    # a new default rendering of the data set is a new extractor, not the old file read back
+    monkeypatch.setitem(captioned_digits.DIGIT_FRACTIONS, "image", 0.5)
+    assert fe.checkpoint_path(fe.make_config("captioned_images", 16)) == fe.checkpoint_path(smaller)
+    with pytest.raises(ValueError, match="digit_fraction is a setting of captioned kinds only"):
+        fe.make_config("digits", 16, digit_fraction=0.5)
+
+
 @pytest.mark.slow
 def test_cached_digit_extractor_reaches_97_percent():
     model = fe.get_feature_extractor("digits", 16)  # trains (~1 min) when results/checkpoints/ lacks it

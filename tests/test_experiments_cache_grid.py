@@ -41,12 +41,17 @@ def test_the_grid_on_a_tiny_skip_dit():
     s = grid.Sizes(10, 10, 6, 6, 20, 2, 0, 1, (2, 3), (3,))
     bench = grid.make_bench(model, DataReference(classifier, real), s, seed=0, device="cpu")
     table = grid.evaluate(bench, model, "class-to-image", s)
-    steps = [grid.step_skip_name(3, th) for th in grid.PAIRS["class-to-image"].thresholds]
+    pair = grid.PAIRS["class-to-image"]
+    steps = [grid.step_skip_name(3, th) for th in pair.thresholds]
+    adaptive = [grid.adaptive_name(th) for th in pair.adaptive_thresholds]
     assert list(table["method"]) == (["uncached"] + [f"Skip-Cache N={n} B={b}" for b in (1, 2) for n in (2, 3)]
-                                     + steps)
-    assert list(zip(table["n"], table["b"], table["threshold"])) == (
-        [(1, 0, 0), (2, 1, 0), (3, 1, 0), (2, 2, 0), (3, 2, 0)]
-        + [(3, 1, th) for th in grid.PAIRS["class-to-image"].thresholds])
+                                     + steps + adaptive)
+    assert list(zip(table["n"], table["b"], table["threshold"], table["variant"])) == (
+        [(1, 0, 0, "uncached"), (2, 1, 0, "Skip-Cache"), (3, 1, 0, "Skip-Cache"), (2, 2, 0, "Skip-Cache"),
+         (3, 2, 0, "Skip-Cache")]
+        + [(3, 1, th, "step skip") for th in pair.thresholds]
+        + [(0, 1, th, "adaptive N") for th in pair.adaptive_thresholds])
+    assert adaptive[0] == f"Adaptive Skip-Cache B=1 {pair.adaptive_thresholds[0]:g}"
     assert steps[0] == f"Skip-Cache N=3 B=1 + step skip {grid.PAIRS['class-to-image'].thresholds[0]:g}"
     assert table["quality"].notna().all() and set(table["pair"]) == {"class-to-image"}
     depths = grid.depth_table(table)
@@ -55,14 +60,16 @@ def test_the_grid_on_a_tiny_skip_dit():
 
 
 def synthetic(points: list[tuple], threshold: float = 0.0) -> pd.DataFrame:
-    """Rows (n, b, speedup, distance, accuracy[, threshold]) of a grid table."""
+    """Rows (n, b, speedup, distance, accuracy[, threshold]) of a grid table; n=0 with a threshold: adaptive N."""
     rows = []
     for n, b, speed, q, acc, *th in points:
         th = th[0] if th else threshold
-        name = "uncached" if b == 0 else (grid.step_skip_name(n, th) if th else grid.grid_name(n, b))
+        variant = "uncached" if b == 0 else ("Skip-Cache" if not th else ("adaptive N" if n == 0 else "step skip"))
+        name = {"uncached": "uncached", "Skip-Cache": grid.grid_name(n, b), "step skip": grid.step_skip_name(n, th),
+                "adaptive N": grid.adaptive_name(th)}[variant]
         rows.append({"pair": "class-to-image", "sampler": "DDPM-250", "cfg_scale": 1.5, "num_samples": 100, "n": n,
-                     "b": b, "threshold": th if b else 0.0, "method": name, "wallclock_speedup": speed, "quality": q,
-                     "class_accuracy": acc})
+                     "b": b, "threshold": th if b else 0.0, "variant": variant, "method": name,
+                     "wallclock_speedup": speed, "quality": q, "class_accuracy": acc})
     return pd.DataFrame(rows)
 
 
@@ -83,6 +90,24 @@ def test_step_skipping_rows_count_for_the_search_but_not_for_the_depth_table():
     assert grid.front_by_family(table) == {"uncached": 1, "B=1": 1, "B=2": 1, "B=1 + step skip": 2}
     dominated = synthetic([(1, 0, 1.0, 20.0, 0.90), (2, 1, 1.5, 20.5, 0.90), (2, 2, 1.4, 20.6, 0.90)])
     assert grid.front_by_family(dominated) == {"uncached": 1, "B=1": 1, "B=2": 0}
+
+
+def test_adaptive_rows_are_searched_and_counted_as_their_own_family():
+    table = synthetic([(1, 0, 1.0, 20.0, 0.90), (2, 1, 1.5, 20.5, 0.90), (0, 1, 1.8, 20.6, 0.90, 0.25),
+                       (0, 1, 1.2, 21.0, 0.90, 0.1)])
+    assert list(grid.depth_table(table).columns) == [1] and list(grid.depth_table(table).index) == [2]
+    assert grid.fast_and_faithful(table)["fastest_faithful"]["method"] == "Adaptive Skip-Cache B=1 0.25"
+    assert grid.front_by_family(table) == {"uncached": 1, "B=1": 1, "B=1 adaptive N": 1}
+
+
+def test_adaptive_methods_take_the_pairs_window():
+    for pair, spec in grid.PAIRS.items():
+        methods = grid.adaptive_methods(pair)
+        preset = grid.skip_cache_preset(spec.preset, 2, branch_depth=1)
+        assert [m.threshold for m in methods.values()] == list(spec.adaptive_thresholds)
+        assert all((m.branch_depth, m.warmup_t, m.stop_t) == (1, preset.warmup_t, preset.stop_t)
+                   for m in methods.values())
+        assert grid.knobs(next(iter(methods.values())))[::3] == (0, "adaptive N")
 
 
 def test_step_skip_methods_take_the_pairs_window():

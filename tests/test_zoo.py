@@ -36,8 +36,8 @@ def test_recipe_keys_of_the_trained_cpu_models_are_stable():
                                                             "skiplatte-orbit")] == [
         "latte-c2v-cpu-2a2765fd28", "skiplatte-c2v-cpu-03981d54f9", "latte-orbit-cpu-b9cefee8e0",
         "skiplatte-orbit-cpu-057f34f654"]
-    # notebook 05's model, as trained for its committed cpu results
-    assert zoo.model_folder("textdit-t2i", "cpu").name == "textdit-t2i-cpu-8ea5f587e6"
+    # notebook 05's model, as trained for its committed cpu results (12 px digits since this key; 8 px: 8ea5f587e6)
+    assert zoo.model_folder("textdit-t2i", "cpu").name == "textdit-t2i-cpu-628ae2a0d5"
     # notebook 06's pair, as trained for its committed cpu results
     assert zoo.model_folder("latte-t2v", "cpu").name == "latte-t2v-cpu-1697fe3c09"
     assert zoo.model_folder("skiplatte-t2v", "cpu").name == "skiplatte-t2v-cpu-2d25cf1d7d"
@@ -58,9 +58,14 @@ def test_the_text_to_image_recipe_is_hunyuan_like_and_loads_captioned_images(tmp
     recipe = zoo.get_recipe("textdit-t2i", "cpu")
     assert recipe.base == "TextDiT-S/4-digits" and recipe.overrides["depth"] == 16
     assert recipe.overrides["prediction"] == "v" and recipe.overrides["pooled_caption"]  # as Hunyuan-DiT
-    data = zoo.build_dataset({"kind": "captioned_images", "num_samples": 12, "resolution": 16}, tmp_path)
+    assert recipe.data["digit_fraction"] == 0.75  # named in the recipe, so a new rendering is a new model
+    data = zoo.build_dataset({**recipe.data, "num_samples": 12}, tmp_path)
     image, (tokens, mask) = data[0]
     assert image.shape == (3, 16, 16) and tokens.shape[-1] == 384 and mask.dtype == torch.bool
+    inked = (data.images > -1).any(1)  # (N, R, R)
+    rows, cols = inked.any(2), inked.any(1)  # (N, R) which rows / columns hold ink
+    extent = [int(r.nonzero().max() - r.nonzero().min() + 1) for r in list(rows) + list(cols)]
+    assert max(extent) > 8 and max(extent) <= 12  # the 12 px digit of the recipe, not the 8 px of half the canvas
     with pytest.raises(ValueError, match="unknown dataset kind"):
         zoo.build_dataset({"kind": "captioned_digits"}, tmp_path)
 

@@ -54,6 +54,7 @@ class ExtractorConfig:
     feature_dim: int = 64  # size of the penultimate layer = the feature dimension d
     seed: int = 0  # training seed (initialisation, batches, augmentation)
     data_seed: int = 0  # dataset seed (split, rendering)
+    digit_fraction: Optional[float] = None  # captioned kinds only: digit side / canvas side (make_config fills it in)
 
 
 # Video nets: a narrower trunk with smaller batches (more steps for the same compute) measured best:
@@ -81,6 +82,11 @@ def make_config(kind: str, resolution: int = 16, **overrides: Any) -> ExtractorC
                                                   "feature_dim": 32},
                                 "captioned_videos": {**_VIDEO_DEFAULTS, "channels": 3, "train_samples": 8000,
                                                      "epochs": 16, "feature_dim": 32}}[kind]
+    if kind.startswith("captioned") and overrides.get("digit_fraction") is None:
+        from ..datasets.captioned_digits import DIGIT_FRACTIONS  # the data set's own default, named in the key
+
+        defaults = {**defaults, "digit_fraction": DIGIT_FRACTIONS[kind.removeprefix("captioned_").rstrip("s")]}
+        overrides = {k: v for k, v in overrides.items() if k != "digit_fraction"}
     config = ExtractorConfig(kind=kind, resolution=resolution, **{**defaults, **overrides})
     check_config(config)
     return config
@@ -96,6 +102,9 @@ def check_config(config: ExtractorConfig) -> None:
         raise ValueError("moving digits are grey: use channels=1")
     if config.motion != "bounce" and config.kind != "moving_digits":
         raise ValueError(f"motion is a setting of moving_digits extractors only, got it for {config.kind!r}")
+    if (config.digit_fraction is not None) != config.kind.startswith("captioned"):
+        raise ValueError(f"digit_fraction is a setting of captioned kinds only (and they need one), got "
+                         f"{config.digit_fraction!r} for {config.kind!r}")
     if (config.kind in VIDEO_KINDS) != (config.num_frames is not None):
         raise ValueError("num_frames must be set for video kinds and None for image kinds")
 
@@ -137,7 +146,8 @@ def load_split(config: ExtractorConfig, split: str, data_root: str | os.PathLike
     else:
         kind = "image" if config.kind == "captioned_images" else "video"
         data = datasets.load_captioned_digits(kind, count, config.resolution, config.num_frames or 8, split,
-                                              root=data_root, seed=config.data_seed)
+                                              root=data_root, seed=config.data_seed,
+                                              digit_fraction=config.digit_fraction)
         x = data.data
     names = [n for n in data.attributes if n != "template"]  # the template is not visible in the pixels
     return x, {n: data.attributes[n] for n in names}, {n: len(data.vocabularies[n]) for n in names}
