@@ -85,6 +85,11 @@ class ZooRecipe:
         """The same recipe with skip branches on (the base config's "-skip" twin)."""
         return ZooRecipe(self.base + "-skip", self.overrides, self.train, self.data, self.weights, self.released)
 
+    def deeper(self, factor: int = 2) -> "ZooRecipe":
+        """The same recipe with `factor` times the blocks (same width, training and data)."""
+        overrides = {**self.overrides, "depth": self.overrides["depth"] * factor}
+        return ZooRecipe(self.base, overrides, self.train, self.data, self.weights, self.released)
+
 
 # Differs from the paper (DiT recipe: constant lr 1e-4, EMA 0.9999, sample from the EMA): we train
 # for minutes, not days, and what limits a 2,400-step run is how fast the model learns to use the
@@ -266,6 +271,9 @@ ZOO: dict[str, dict[str, ZooRecipe]] = {  # zoo model -> profile -> recipe (reci
     "dit-c2i": _DIT_C2I,
     # Skip-DiT twins: identical sizes, recipe and data, skip branches on.
     "skipdit-c2i": {p: r.skip_twin() for p, r in _DIT_C2I.items()},
+    # Notebook 07's try past 3x with a deeper model (benchmarks/bench_deeper_grid.py, not a notebook): twice the
+    # blocks, so a B=1 cached step runs 2 of 16 units at the cpu profile instead of 2 of 8.
+    "skipdit-c2i-deep": {p: r.skip_twin().deeper() for p, r in _DIT_C2I.items()},
     "dit-c2i-continued": {p: _continued(p, None) for p in _DIT_C2I},
     "skipdit-c2i-cpt": {p: _continued(p, "skip") for p in _DIT_C2I},
     "skipdit-c2i-cpt-lstsq": {p: _continued(p, "skip", "lstsq") for p in _DIT_C2I},

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 EXTRACTOR_KINDS = ("digits", "moving_digits", "captioned_images", "captioned_videos")
 CHECKPOINT_FORMAT = 4  # bump when the network or the training changes, so old checkpoints are retrained
 VIDEO_KINDS = ("moving_digits", "captioned_videos")
+CAPTIONED_KINDS = {"captioned_images": "image", "captioned_videos": "video"}  # extractor kind -> captioned data kind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,10 +83,10 @@ def make_config(kind: str, resolution: int = 16, **overrides: Any) -> ExtractorC
                                                   "feature_dim": 32},
                                 "captioned_videos": {**_VIDEO_DEFAULTS, "channels": 3, "train_samples": 8000,
                                                      "epochs": 16, "feature_dim": 32}}[kind]
-    if kind.startswith("captioned") and overrides.get("digit_fraction") is None:
+    if kind in CAPTIONED_KINDS and overrides.get("digit_fraction") is None:
         from ..datasets.captioned_digits import DIGIT_FRACTIONS  # the data set's own default, named in the key
 
-        defaults = {**defaults, "digit_fraction": DIGIT_FRACTIONS[kind.removeprefix("captioned_").rstrip("s")]}
+        defaults = {**defaults, "digit_fraction": DIGIT_FRACTIONS[CAPTIONED_KINDS[kind]]}
         overrides = {k: v for k, v in overrides.items() if k != "digit_fraction"}
     config = ExtractorConfig(kind=kind, resolution=resolution, **{**defaults, **overrides})
     check_config(config)
@@ -96,13 +97,13 @@ def check_config(config: ExtractorConfig) -> None:
     """Raise ValueError for settings the kind cannot use."""
     if config.kind == "digits" and config.channels not in (1, 3):
         raise ValueError(f"digits extractors take channels=1 or 3, got {config.channels}")
-    if config.kind.startswith("captioned") and config.channels != 3:
+    if config.kind in CAPTIONED_KINDS and config.channels != 3:
         raise ValueError("captioned digits are RGB: use channels=3")
     if config.kind == "moving_digits" and config.channels != 1:
         raise ValueError("moving digits are grey: use channels=1")
     if config.motion != "bounce" and config.kind != "moving_digits":
         raise ValueError(f"motion is a setting of moving_digits extractors only, got it for {config.kind!r}")
-    if (config.digit_fraction is not None) != config.kind.startswith("captioned"):
+    if (config.digit_fraction is not None) != (config.kind in CAPTIONED_KINDS):
         raise ValueError(f"digit_fraction is a setting of captioned kinds only (and they need one), got "
                          f"{config.digit_fraction!r} for {config.kind!r}")
     if (config.kind in VIDEO_KINDS) != (config.num_frames is not None):
@@ -144,9 +145,8 @@ def load_split(config: ExtractorConfig, split: str, data_root: str | os.PathLike
                                            root=data_root, seed=config.data_seed, motion=config.motion)
         x = data.videos
     else:
-        kind = "image" if config.kind == "captioned_images" else "video"
-        data = datasets.load_captioned_digits(kind, count, config.resolution, config.num_frames or 8, split,
-                                              root=data_root, seed=config.data_seed,
+        data = datasets.load_captioned_digits(CAPTIONED_KINDS[config.kind], count, config.resolution,
+                                              config.num_frames or 8, split, root=data_root, seed=config.data_seed,
                                               digit_fraction=config.digit_fraction)
         x = data.data
     names = [n for n in data.attributes if n != "template"]  # the template is not visible in the pixels

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import pandas as pd
 from torch import nn
@@ -120,10 +120,17 @@ def grid_name(n: int, b: int) -> str:
     return f"Skip-Cache N={n} B={b}"
 
 
-def grid_methods(model: nn.Module, pair: str, intervals: tuple[int, ...]) -> dict[str, Any]:
-    """Skip-Cache at every (N, B) with the pair's window and reset rule."""
+def grid_methods(model: nn.Module, pair: str, intervals: tuple[int, ...],
+                 depths: Optional[Sequence[int]] = None) -> dict[str, Any]:
+    """Skip-Cache at every (N, B) with the pair's window and reset rule; B over `depths` (default: every B the
+    model allows)."""
+    allowed = branch_depths(model)
+    chosen = allowed if depths is None else list(depths)
+    if not set(chosen) <= set(allowed):
+        raise ValueError(f"branch depths {sorted(set(chosen) - set(allowed))} skip nothing on this "
+                         f"{model.num_units}-unit model; choose from {allowed}")
     return {grid_name(n, b): skip_cache_preset(PAIRS[pair].preset, n, branch_depth=b)
-            for b in branch_depths(model) for n in intervals}
+            for b in chosen for n in intervals}
 
 
 def step_skip_name(n: int, threshold: float) -> str:
@@ -187,11 +194,13 @@ def make_bench(model: nn.Module, data: Any, s: Sizes, seed: int, device: str) ->
     return MethodBench(shape, 10, data, s.latency_batch, s.latency_repeats, s.latency_warmup, seed, device)
 
 
-def evaluate(bench: MethodBench, model: nn.Module, pair: str, s: Sizes) -> pd.DataFrame:
+def evaluate(bench: MethodBench, model: nn.Module, pair: str, s: Sizes,
+             depths: Optional[Sequence[int]] = None) -> pd.DataFrame:
     """The uncached Skip model, every grid point, every step-skipping and adaptive setting, from the same noise,
-    timed in one interleaved run; columns `n`, `b` (0 for uncached), `threshold` and `variant` (see `knobs`)."""
+    timed in one interleaved run; columns `n`, `b` (0 for uncached), `threshold` and `variant` (see `knobs`).
+    `depths` limits the plain grid's B (default: every B the model allows)."""
     count = s.image_samples if PAIRS[pair].quality == "fid" else s.video_samples
-    methods = {**grid_methods(model, pair, s.intervals), **step_skip_methods(pair, s.step_intervals),
+    methods = {**grid_methods(model, pair, s.intervals, depths), **step_skip_methods(pair, s.step_intervals),
                **adaptive_methods(pair)}
     table = bench.evaluate({"uncached": (model, methods)}, sampler_settings(pair, s), count)
     known = {name: knobs(c) for name, c in methods.items()}
