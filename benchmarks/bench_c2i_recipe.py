@@ -10,6 +10,7 @@ when OUT_DIR already holds a checkpoint), then samples --samples digits from eve
 and reports how many our digit classifier reads as the requested digit, for the final weights
 and the EMA. This is how the cpu recipe in skipdit_lib/profiles.py was chosen; the numbers are
 written to OUT_DIR/accuracy.json. Runs on one thread unless OMP_NUM_THREADS says otherwise.
+`--samples 0` only trains (any zoo model, e.g. a text-to-image variant for bench_t2i_adherence.py).
 """
 from __future__ import annotations
 
@@ -88,6 +89,8 @@ def main() -> None:
     t0 = time.time()
     train(model, build_dataset(spec.data), config, args.out_dir, progress=False)
     print(f"trained to step {config.steps} in {time.time() - t0:.0f} s (this call)", flush=True)
+    if args.samples == 0:  # training only (e.g. a text model, probed by bench_t2i_adherence.py)
+        return
 
     classifier = get_feature_extractor(spec.data.get("kind", "digits"), spec.data.get("resolution", 16))
     rows = []
