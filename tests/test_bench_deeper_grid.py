@@ -1,28 +1,18 @@
 """The deeper-model try past 3x (issue 15): the recipe it trains and the record it writes, on the smoke profile."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import torch
+from benchmark_scripts import load_benchmark
 
 from skipdit_lib import zoo
 from skipdit_lib.evaluation import DataReference
 from skipdit_lib.evaluation.classifiers import DigitClassifier
 from skipdit_lib.experiments import cache_grid as grid
-from skipdit_lib.paths import REPO_ROOT
 
 torch.set_num_threads(1)
 
-
-def load_bench():
-    path = REPO_ROOT / "benchmarks" / "bench_deeper_grid.py"
-    spec = importlib.util.spec_from_file_location("bench_deeper_grid", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_deep_recipe_is_the_skip_dit_recipe_with_twice_the_blocks():
@@ -35,7 +25,7 @@ def test_the_deep_recipe_is_the_skip_dit_recipe_with_twice_the_blocks():
 
 
 def test_the_search_on_the_deeper_model_writes_its_record(tmp_path, monkeypatch):
-    bench = load_bench()
+    bench = load_benchmark("bench_deeper_grid")
 
     def tiny_reference(pair, model, profile, s, root=None, device="cpu"):  # no digit classifier to train here
         torch.manual_seed(0)

@@ -1,14 +1,12 @@
 """The paper-scale speed benchmark in its tiny mode: every table's rows, their paper speedups, the JSON it writes."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import pytest
 import torch
+from benchmark_scripts import load_benchmark
 
-from skipdit_lib.paths import REPO_ROOT
 from skipdit_lib.precision import get_precision, set_precision
 
 torch.set_num_threads(1)
@@ -16,12 +14,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def bench():
-    path = REPO_ROOT / "benchmarks" / "bench_paper_scale.py"
-    spec = importlib.util.spec_from_file_location("bench_paper_scale", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
+    yield load_benchmark("bench_paper_scale")
     set_precision("fp32")
 
 

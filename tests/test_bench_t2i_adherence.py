@@ -1,33 +1,23 @@
 """The text-to-image adherence probe behind the zoo recipe's notes: it reads a saved TextDiT and scores its samples."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import pytest
 import torch
+from benchmark_scripts import load_benchmark
 from caching_fixtures import randomize
 
 from skipdit_lib.datasets import load_captioned_digits
 from skipdit_lib.evaluation.classifiers import DigitClassifier
 from skipdit_lib.models import create_model, save_checkpoint
-from skipdit_lib.paths import REPO_ROOT
 
 torch.set_num_threads(1)
 
 
-def load_bench():
-    path = REPO_ROOT / "benchmarks" / "bench_t2i_adherence.py"
-    spec = importlib.util.spec_from_file_location("bench_t2i_adherence", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_a_saved_text_model_is_sampled_and_read_back(tmp_path, monkeypatch):
-    bench = load_bench()
+    bench = load_benchmark("bench_t2i_adherence")
     torch.manual_seed(0)
     model = randomize(create_model("TextDiT-S/4-digits", depth=2, hidden_size=32, num_heads=2, input_size=8))
     save_checkpoint(tmp_path / "model.pt", model)
