@@ -27,7 +27,7 @@ import torch
 from skipdit_lib.experiments import cache_grid as grid
 from skipdit_lib.io import atomic_write_json
 from skipdit_lib.paths import CHECKPOINTS_DIR, RESULTS_DIR
-from skipdit_lib.zoo import get_model, model_folder
+from skipdit_lib.zoo import FINAL_NAME, get_model, model_folder
 
 PAIR = "class-to-image"
 MODEL = "skipdit-c2i-deep"
@@ -50,7 +50,7 @@ def run(profile: str, out: Path, depths: tuple[int, ...], samples: Optional[int]
     s = grid.sizes(profile)
     if samples is not None:
         s = replace(s, image_samples=samples)
-    trained_now = not (model_folder(MODEL, profile, root) / "model.pt").exists()
+    trained_now = not (model_folder(MODEL, profile, root) / FINAL_NAME).exists()
     start = time.time()
     model = get_model(MODEL, profile, root=root, device=device, progress=False)
     train_s = time.time() - start if trained_now else None

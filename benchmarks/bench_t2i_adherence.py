@@ -24,7 +24,7 @@ from skipdit_lib.evaluation.scores import prompt_adherence
 from skipdit_lib.experiments.text_to_image import ATTRIBUTES
 from skipdit_lib.io import atomic_write_json
 from skipdit_lib.models import load_model
-from skipdit_lib.zoo import checkpoint_model
+from skipdit_lib.zoo import FINAL_NAME, checkpoint_model
 
 
 def parse_sampler(text: str) -> SamplerSettings:
@@ -37,7 +37,7 @@ def parse_sampler(text: str) -> SamplerSettings:
 
 def load(path: Path, weights: str) -> torch.nn.Module:
     """The model of a zoo `model.pt` (save_checkpoint) or of a training checkpoint, with `weights`."""
-    return (load_model(path, key=weights) if path.name == "model.pt" else checkpoint_model(path, weights)).eval()
+    return (load_model(path, key=weights) if path.name == FINAL_NAME else checkpoint_model(path, weights)).eval()
 
 
 def adherence(model: torch.nn.Module, classifier: torch.nn.Module, prompts: Any, settings: SamplerSettings,

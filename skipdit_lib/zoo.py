@@ -204,10 +204,11 @@ _LATTE_ORBIT = {p: _latte_c2v(p, "orbit") for p in _VIDEO_SIZES}
 # classifier reads 93.6% of real test digits, and the model (100 test captions, guidance 6) after 1,899 / 2,532 /
 # 3,800 steps: digit 10% / 23% / 26%, place 99% / 100% / 100%, colour 100%. The digit is the open problem, and the
 # caption is not its cause (a logistic regression reads the digit from the pooled caption of a held-out template in
-# 98-100% of the 900 captions): the samples are scrawls, also unguided (digit 31%); lighter guidance reads it more
-# often (DDPM-50 guidance 2: 41%, 3: 38%; DDIM-50 guidance 2: 49%) but stays far below the 80% bar. Tried and not kept
-# at 12 px: eps prediction with the class-to-image schedule (constant lr, cosine over the last quarter), 3,800 steps:
-# digit 16% (guidance 6), 23% (DDIM-50 guidance 2). Notebook 05 keeps the paper's guidance 6.
+# 98-100% of the 900 captions: benchmarks/bench_caption_probe.py): the samples are scrawls, also unguided (digit 31%);
+# lighter guidance reads it more often (DDPM-50 guidance 2: 41%, 3: 38%; DDIM-50 guidance 2: 49%) but stays far below
+# the 80% bar. Tried and not kept at 12 px: eps prediction with the class-to-image schedule (constant lr, cosine over
+# the last quarter), 3,800 steps: digit 16% (guidance 6), 23% (DDIM-50 guidance 2). Notebook 05 keeps the paper's
+# guidance 6.
 _TEXT_IMAGE = {"patch_size": 4, "input_size": 16, "in_channels": 3, "learn_sigma": True, "prediction": "v",
                "pooled_caption": True}
 _TEXT_IMAGE_SIZES = {  # profile -> (size overrides, steps, batch size, training images, extra TrainConfig fields)
