@@ -80,7 +80,9 @@ class PatchEmbed(nn.Module):
         if tuple(x.shape[-2:]) != (self.input_size, self.input_size):
             raise ValueError(f"expected {self.input_size}x{self.input_size} inputs, got {tuple(x.shape)}")
         x = self.proj(x)  # (N, D, H/p, W/p)
-        return x.flatten(2).transpose(1, 2)  # (N, T, D)
+        # contiguous: the transposed view made every later residual add a strided kernel, which costs most where
+        # a cache skips the branches (a FORA-cached step of the cpu DiT: 1.17 -> 0.83 ms on 2 cores; same values)
+        return x.flatten(2).transpose(1, 2).contiguous()  # (N, T, D)
 
 
 class TimestepEmbedder(nn.Module):
