@@ -4,6 +4,8 @@ Each `notebooks/NN_*.ipynb` is executed with the given profile and device and wr
 `results/<notebook>/executed.ipynb`. A parameter that a notebook does not declare in its cell
 tagged `parameters` is refused before anything runs (papermill itself only warns). A failing
 notebook stops the batch with the notebook and the cell named, and a non-zero exit status.
+`--profile gpu-trial` runs the gpu profile's path at the smoke profile's cost (profiles.py), into
+results/trials/gpu-trial/: `python -m skipdit_lib.run --profile gpu-trial --device cpu` checks it here.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from typing import Any
 
 from .paths import NOTEBOOKS_DIR, REPO_ROOT, RESULTS_DIR
 from .precision import PRECISIONS
-from .profiles import PROFILES
+from .profiles import ALL_PROFILES, is_trial
 
 log = logging.getLogger("skipdit_lib.run")
 
@@ -108,6 +110,11 @@ def default_precision(device: str) -> str:
     return "bf16" if device == "cuda" else "fp32"
 
 
+def default_results_dir(profile: str) -> Path:
+    """results/, or results/trials/<profile>/ for a trial, whose numbers must not replace the committed ones."""
+    return RESULTS_DIR / "trials" / profile if is_trial(profile) else RESULTS_DIR
+
+
 def run_all(profile: str, only: list[str] | None, device: str, results_dir: Path, extra: dict[str, Any],
             notebooks_dir: Path = NOTEBOOKS_DIR, progress: bool = False,
             precision: str | None = None) -> list[NotebookResult]:
@@ -134,12 +141,14 @@ def run_all(profile: str, only: list[str] | None, device: str, results_dir: Path
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m skipdit_lib.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=PROFILES, default="cpu", help="sizes to run at (default: cpu)")
+    parser.add_argument("--profile", choices=ALL_PROFILES, default="cpu",
+                        help="sizes to run at (default: cpu); a trial runs a profile's path at smoke cost")
     parser.add_argument("--only", default="", help="comma-separated notebook prefixes, e.g. 00,03")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="torch device for the notebooks")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="the models' sampling precision (default: bf16 with --device cuda, else fp32)")
-    parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="where results/<notebook>/ folders go")
+    parser.add_argument("--results-dir", default=None,
+                        help="where <notebook>/ folders go (default: results/, a trial's results/trials/<profile>/)")
     parser.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help="folder of NN_*.ipynb notebooks")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="extra notebook parameter (must be declared by every notebook run)")
@@ -149,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         extra = dict(parse_param(p) for p in args.param)
         only = [s.strip() for s in args.only.split(",") if s.strip()]
-        results = run_all(args.profile, only, args.device, Path(args.results_dir).resolve(), extra,
+        results_dir = Path(args.results_dir or default_results_dir(args.profile)).resolve()
+        results = run_all(args.profile, only, args.device, results_dir, extra,
                           notebooks_dir=Path(args.notebooks_dir), progress=args.progress, precision=args.precision)
     except (ValueError, NotebookFailed) as err:
         log.error("%s", err)

@@ -24,7 +24,7 @@ from torch import nn
 
 from .datasets.captioned_digits import DIGIT_FRACTIONS
 from .paths import CHECKPOINTS_DIR
-from .profiles import check_profile
+from .profiles import base_profile, check_profile, is_trial
 
 log = logging.getLogger(__name__)
 
@@ -289,12 +289,47 @@ ZOO: dict[str, dict[str, ZooRecipe]] = {  # zoo model -> profile -> recipe (reci
 }
 
 
+# A trial (profiles.py: `gpu-trial`, `cpu-trial`) trains its profile's recipe with these fields taken from the smoke
+# recipe of the same model; everything else (data shapes, lr, EMA, schedule, weights, parent, stages) is the
+# profile's. A field the profile's recipe does not set stays unset.
+TRIAL_FIELDS = {"overrides": ("depth", "hidden_size", "num_heads"),
+                "train": ("steps", "batch_size", "checkpoint_every", "warmup_steps", "decay_steps"),
+                "data": ("num_samples", "num_videos")}
+
+
+def trial_recipe(full: ZooRecipe, small: ZooRecipe) -> ZooRecipe:
+    """`full` with the TRIAL_FIELDS of `small` (a smoke recipe of the same model): its path at small's cost."""
+    def take(part: str, ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> dict[str, Any]:
+        return {**ours, **{k: theirs[k] for k in TRIAL_FIELDS[part] if k in ours and k in theirs}}
+
+    if len(full.stages) != len(small.stages):
+        raise ValueError(f"a trial needs as many stages in both recipes, got {len(full.stages)} and "
+                         f"{len(small.stages)}")
+    return replace(full, overrides=take("overrides", full.overrides, small.overrides),
+                   train=take("train", full.train, small.train), data=take("data", full.data, small.data),
+                   stages=tuple(take("train", a, b) for a, b in zip(full.stages, small.stages)))
+
+
 def get_recipe(name: str, profile: str) -> ZooRecipe:
-    """The recipe of zoo model `name` at `profile`."""
+    """The recipe of zoo model `name` at `profile` (a trial: `trial_recipe` of its profile's and smoke's)."""
     check_profile(profile)
     if name not in ZOO:
         raise ValueError(f"unknown zoo model {name!r}; known: {', '.join(sorted(ZOO))}")
+    if is_trial(profile):
+        return trial_recipe(ZOO[name][base_profile(profile)], ZOO[name]["smoke"])
     return ZOO[name][profile]
+
+
+def input_size(name: str, profile: str) -> int:
+    """The side in pixels of what zoo model `name` at `profile` draws (its data's resolution)."""
+    return int(get_recipe(name, profile).overrides["input_size"])
+
+
+def data_shape(name: str, profile: str, joiner: str = "at") -> str:
+    """What zoo model `name` at `profile` draws, for a claim's setting: "16x16" or "8 frames at 16x16"."""
+    overrides = get_recipe(name, profile).overrides
+    side = f"{overrides['input_size']}x{overrides['input_size']}"
+    return f"{overrides['num_frames']} frames {joiner} {side}" if "num_frames" in overrides else side
 
 
 def recipe_key(recipe: ZooRecipe, profile: Optional[str] = None) -> str:

@@ -1,6 +1,7 @@
 """The gpu profile, checked without a GPU: every notebook's gpu sizes resolve, every zoo model's gpu recipe builds
 at its paper-like size on the meta device (no memory, no time) and maps a batch of its data's shape to an output of
-the same frames and pixels. A shape check, not a run: running the gpu profile end to end is issue 16, item 5."""
+the same frames and pixels; the gpu-trial profile (the gpu path at smoke cost) is what the zoo and the runner say it
+is. The trial itself runs every notebook in tests/test_gpu_trial.py (slow)."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,8 +10,9 @@ import importlib
 import pytest
 import torch
 
-from skipdit_lib import zoo
+from skipdit_lib import profiles, run, zoo
 from skipdit_lib.models import create_model
+from skipdit_lib.paths import RESULTS_DIR
 
 EXPERIMENTS = ("quickstart", "feature_smoothness", "pretraining", "class_to_image", "class_to_video",
                "text_to_image", "text_to_video", "ablations", "cache_grid")
@@ -54,3 +56,52 @@ def test_every_gpu_recipe_builds_at_its_size_and_maps_its_data_shape(name):
         cpu.overrides["hidden_size"]  # paper-like sizes: wider, at least as deep
     steps = [sum(c.steps for c in r.train_configs()) for r in (recipe, cpu)]
     assert steps[0] > steps[1]
+
+
+def test_a_trial_is_a_profile_with_its_base_path_and_smoke_counts():
+    assert profiles.check_profile("gpu-trial") == "gpu-trial" and profiles.is_trial("gpu-trial")
+    assert (profiles.base_profile("gpu-trial"), profiles.counts_profile("gpu-trial")) == ("gpu", "smoke")
+    assert (profiles.base_profile("gpu"), profiles.counts_profile("gpu"), profiles.is_trial("cpu")) == \
+        ("gpu", "gpu", False)
+    table = profiles.per_profile("small", "medium", "large")
+    assert (profiles.pick(table, "gpu-trial"), profiles.pick(table, "cpu-trial"), profiles.pick(table, "gpu")) == \
+        ("small", "small", "large")
+    for bad in ("smoke-trial", "gpu-tiral", "trial"):
+        with pytest.raises(ValueError, match="unknown profile"):
+            profiles.check_profile(bad)
+
+
+@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+def test_a_trial_recipe_keeps_the_gpu_path_and_takes_the_smoke_counts(name):
+    trial, gpu, smoke = (zoo.get_recipe(name, p) for p in ("gpu-trial", "gpu", "smoke"))
+    for key in ("depth", "hidden_size", "num_heads"):
+        assert trial.overrides[key] == smoke.overrides[key]
+    rest = {k: v for k, v in trial.overrides.items() if k not in zoo.TRIAL_FIELDS["overrides"]}
+    assert rest == {k: v for k, v in gpu.overrides.items() if k not in zoo.TRIAL_FIELDS["overrides"]}
+    assert (trial.base, trial.weights, trial.parent, trial.convert, trial.init) == \
+        (gpu.base, gpu.weights, gpu.parent, gpu.convert, gpu.init)
+    assert trial.data == {**gpu.data, **{k: smoke.data[k] for k in ("num_samples", "num_videos") if k in gpu.data}}
+    for ours, full, small in zip(trial.train_configs(), gpu.train_configs(), smoke.train_configs()):
+        assert (ours.steps, ours.batch_size) == (small.steps, small.batch_size)
+        assert (ours.lr, ours.ema_decay, ours.lr_schedule) == (full.lr, full.ema_decay, full.lr_schedule)
+    keys = {zoo.recipe_key(r, p) for r, p in ((trial, "gpu-trial"), (gpu, "gpu"), (smoke, "smoke"))}
+    assert len(keys) == 3  # its own checkpoints, never the gpu model's
+    assert zoo.model_folder(name, "gpu-trial", "ckpt").name.startswith(f"{name}-gpu-trial-")
+    assert zoo.input_size(name, "gpu-trial") == zoo.input_size(name, "gpu") == gpu.overrides["input_size"]
+
+
+def test_a_trial_recipe_needs_matching_stages():
+    staged, plain = zoo.get_recipe("skipdit-c2i-cpt", "gpu"), zoo.get_recipe("dit-c2i", "smoke")
+    with pytest.raises(ValueError, match="as many stages"):
+        zoo.trial_recipe(staged, plain)
+
+
+def test_the_runner_writes_a_trial_beside_not_over_the_committed_results():
+    assert run.default_results_dir("gpu") == RESULTS_DIR
+    assert run.default_results_dir("gpu-trial") == RESULTS_DIR / "trials" / "gpu-trial"
+
+
+def test_claim_settings_name_the_shape_the_profile_draws():
+    assert zoo.data_shape("dit-c2i", "cpu") == "16x16" and zoo.data_shape("dit-c2i", "gpu-trial") == "28x28"
+    assert zoo.data_shape("latte-c2v", "cpu") == "8 frames at 16x16"
+    assert zoo.data_shape("latte-t2v", "gpu", joiner="of") == "16 frames of 32x32"

@@ -24,6 +24,7 @@ from ..caching import (
 from ..diffusion.sampling import SamplerSettings, run_sampler
 from ..evaluation.sample_quality import DataReference
 from ..profiles import per_profile, pick
+from ..zoo import data_shape
 from .bench import MethodBench
 from .claims import Claim, Setting, combine, judge, num, pct, times
 from .figures import Panel, speed_quality_grid
@@ -180,7 +181,7 @@ def speed_quality_figure(ours: pd.DataFrame, sampler: str, with_paper: bool = Tr
     mine = [Panel(part[part["cfg_scale"] == cfg].to_dict("records"), "wallclock_speedup", "fid",
                   "speedup over the same model uncached (x, wall-clock)",
                   "FID-style distance (digit features, lower is better)",
-                  f"Ours: 16x16 digits, {sampler}, guidance {cfg:g}") for cfg in cfgs]
+                  f"Ours: digits, {sampler}, guidance {cfg:g}") for cfg in cfgs]
     rows = [mine]
     if with_paper:
         paper = paper_table()
@@ -205,7 +206,7 @@ def setting_of(table: pd.DataFrame, profile: str) -> Setting:
     """The Setting of a single-setting table (one sampler and guidance scale)."""
     sampler, steps = table["sampler"].iloc[0].split("-")
     return Setting(profile, sampler.lower(), int(steps), float(table["cfg_scale"].iloc[0]),
-                   "16x16 digits; same noise for every method")
+                   f"{data_shape('dit-c2i', profile)} digits; same noise for every method")
 
 
 def matches_dit_claim(table: pd.DataFrame, profile: str) -> Claim:

@@ -31,6 +31,7 @@ from ..diffusion.sampling import SamplerSettings, run_sampler
 from ..evaluation.sample_quality import DataReference
 from ..evaluation.scores import class_accuracy
 from ..profiles import per_profile, pick
+from ..zoo import data_shape
 from . import feature_smoothness as smooth
 from .bench import MethodBench
 from .claims import Claim, Setting, combine, judge, num, pct, times
@@ -267,7 +268,8 @@ def setting_of(table: pd.DataFrame, profile: str, detail: str = "") -> Setting:
     """The Setting of one data set's table."""
     sampler, steps = table["sampler"].iloc[0].split("-")
     dataset = table["dataset"].iloc[0]
-    text = f"{dataset} (stands in for {PAPER_NAMES[DATASETS[dataset].paper]}), 8 frames at 16x16; same noise"
+    text = (f"{dataset} (stands in for {PAPER_NAMES[DATASETS[dataset].paper]}), "
+            f"{data_shape(DATASETS[dataset].plain, profile)}; same noise")
     return Setting(profile, sampler.lower(), int(steps), float(table["cfg_scale"].iloc[0]),
                    text + (f"; {detail}" if detail else ""))
 
@@ -390,4 +392,5 @@ def claims(table: pd.DataFrame, s: Sizes, profile: str) -> list[Claim]:
 def smoothness_claims(rows: list[dict[str, Any]], s: Sizes, profile: str) -> list[Claim]:
     """Fig. 2 / Fig. 4's four numbers on the orbit pair, judged as in notebook 01."""
     return smooth.claims(rows, s.smoothness, profile, base=PLAIN, skip=SKIP,
-                         detail="orbit videos (Taichi-like, as the paper's Fig. 2), 8 frames at 16x16")
+                         detail="orbit videos (Taichi-like, as the paper's Fig. 2), "
+                                f"{data_shape(DATASETS['orbit'].plain, profile)}")

@@ -13,6 +13,7 @@ import torch
 
 from ..analysis import feature_smoothness as fs
 from ..profiles import per_profile, pick
+from ..zoo import data_shape
 from .claims import Claim, Setting, combine, num
 
 PAPER_SAYS = "smoother for Skip-DiT (figure only, no number)"
@@ -89,8 +90,10 @@ def _ours(rows: list[dict[str, Any]], base: str, skip: str) -> str:
 
 
 def claims(rows: list[dict[str, Any]], s: Sizes, profile: str, base: str = "DiT", skip: str = "Skip-DiT",
-           detail: str = "16x16 digit models") -> list[Claim]:
-    """Fig. 2 (the two landscapes), Fig. 4 (the two deep features) and all four together."""
+           detail: str | None = None) -> list[Claim]:
+    """Fig. 2 (the two landscapes), Fig. 4 (the two deep features) and all four together; `detail` names the
+    models (default: notebook 01's digit models at `profile`)."""
+    detail = detail or f"{data_shape('dit-c2i', profile)} digit models"
     setting = Setting(profile, "ddpm", s.ddpm_steps, 1.0, f"steps {s.early_step} and {s.late_step}, "
                       f"{s.batch_size} test samples, {s.heatmap_samples} trajectories, {detail}")
     rule = f"held when {skip} is the smoother model on every number, partly on some, not held on none"

@@ -117,7 +117,7 @@ def curve_figure(table: pd.DataFrame) -> Any:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     for ax, (title, part, final) in zip(axes, (
             ("Paper: ImageNet 256, FID-50K", paper, paper["step"].max()),
-            ("Ours: 16x16 digits, FID-style (digit features)", table, ours_reach(table)["base_final_step"]))):
+            ("Ours: digits, FID-style (digit features)", table, ours_reach(table)["base_final_step"]))):
         for model, colour in (("DiT", "tab:blue"), ("Skip-DiT", "tab:red")):
             rows = part[part["model"] == model].sort_values("step")
             ax.plot(rows["step"] / final, rows["fid"], "o-", color=colour, label=model)

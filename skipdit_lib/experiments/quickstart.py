@@ -13,6 +13,7 @@ from torch import nn
 from ..caching import SkipCacheConfig, skip_cache_preset
 from ..diffusion.sampling import SamplerSettings
 from ..profiles import per_profile, pick
+from ..zoo import data_shape
 from .bench import MethodBench
 from .claims import Claim, Setting, db, judge, num, times
 from .paper import paper_value
@@ -76,7 +77,7 @@ def claims(table: pd.DataFrame, s: Sizes, profile: str, depth: int) -> list[Clai
     ours = (f"{times(row['wallclock_speedup'])} wall-clock ({times(row['flops_speedup'])} FLOPs), "
             f"PSNR {db(row['psnr_db'])} against uncached")
     setting = Setting(profile, "ddim", s.sampler_steps, s.cfg_scale,
-                      f"16x16 digits, depth-{depth} Skip-DiT, batch {s.num_samples}")
+                      f"{data_shape('skipdit-c2i', profile)} digits, depth-{depth} Skip-DiT, batch {s.num_samples}")
     return [Claim(f"Skip-Cache N={s.interval} speeds sampling up near-losslessly", paper, ours,
                   judge(float(row["wallclock_speedup"]), paper_speed),
                   "held when the wall-clock speedup is within 10% of the paper's or above, partly within 30%",

@@ -32,6 +32,7 @@ from ..evaluation.reference_quality import lpips, lpips_backbone_file
 from ..evaluation.sample_quality import DataReference
 from ..evaluation.scores import prompt_adherence
 from ..profiles import per_profile, pick
+from ..zoo import data_shape
 from .bench import MethodBench
 from .claims import Claim, Setting, Verdict, combine, judge, num, pct, times
 from .class_to_image import value  # one number of a one-setting table, one definition
@@ -235,7 +236,8 @@ def setting_of(table: pd.DataFrame, profile: str) -> Setting:
     """The Setting of notebook 05's table."""
     sampler, steps = table["sampler"].iloc[0].split("-")
     return Setting(profile, sampler.lower(), int(steps), float(table["cfg_scale"].iloc[0]),
-                   f"captioned 16x16 digits, {int(table['num_samples'].iloc[0])} test captions; same noise")
+                   f"captioned {data_shape('textdit-t2i', profile)} digits, "
+                   f"{int(table['num_samples'].iloc[0])} test captions; same noise")
 
 
 def paper_psnr(method: str, n: int | None = None) -> str:

@@ -31,6 +31,7 @@ from ..evaluation.methods import compare_methods
 from ..evaluation.sample_quality import DataReference
 from ..evaluation.video_scores import SEMANTIC, vbench_like
 from ..profiles import per_profile, pick
+from ..zoo import data_shape
 from .bench import MethodBench
 from .claims import Claim, Setting, Verdict, combine, num, pct, times
 from .class_to_image import value  # one number of a one-setting table, one definition
@@ -191,7 +192,8 @@ def setting_of(table: pd.DataFrame, profile: str) -> Setting:
     """The Setting of notebook 06's table."""
     sampler, steps = table["sampler"].iloc[0].split("-")
     return Setting(profile, sampler.lower(), int(steps), float(table["cfg_scale"].iloc[0]),
-                   f"captioned moving digits, 8 frames of 16x16, {int(table['num_samples'].iloc[0])} test captions; "
+                   f"captioned moving digits, {data_shape('latte-t2v', profile, 'of')}, "
+                   f"{int(table['num_samples'].iloc[0])} test captions; "
                    "same noise")
 
 
