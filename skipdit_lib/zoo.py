@@ -327,9 +327,8 @@ def input_size(name: str, profile: str) -> int:
 
 def data_shape(name: str, profile: str, joiner: str = "at") -> str:
     """What zoo model `name` at `profile` draws, for a claim's setting: "16x16" or "8 frames at 16x16"."""
-    overrides = get_recipe(name, profile).overrides
-    side = f"{overrides['input_size']}x{overrides['input_size']}"
-    return f"{overrides['num_frames']} frames {joiner} {side}" if "num_frames" in overrides else side
+    side, frames = input_size(name, profile), get_recipe(name, profile).overrides.get("num_frames")
+    return f"{frames} frames {joiner} {side}x{side}" if frames else f"{side}x{side}"
 
 
 def recipe_key(recipe: ZooRecipe, profile: Optional[str] = None) -> str:
