@@ -71,23 +71,25 @@ def test_a_trial_is_a_profile_with_its_base_path_and_smoke_counts():
             profiles.check_profile(bad)
 
 
+@pytest.mark.parametrize("base", ["gpu", "cpu"])
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
-def test_a_trial_recipe_keeps_the_gpu_path_and_takes_the_smoke_counts(name):
-    trial, gpu, smoke = (zoo.get_recipe(name, p) for p in ("gpu-trial", "gpu", "smoke"))
+def test_a_trial_recipe_keeps_its_profiles_path_and_takes_the_smoke_counts(name, base):
+    trial_name = f"{base}-trial"
+    trial, full, smoke = (zoo.get_recipe(name, p) for p in (trial_name, base, "smoke"))
     for key in ("depth", "hidden_size", "num_heads"):
         assert trial.overrides[key] == smoke.overrides[key]
     rest = {k: v for k, v in trial.overrides.items() if k not in zoo.TRIAL_FIELDS["overrides"]}
-    assert rest == {k: v for k, v in gpu.overrides.items() if k not in zoo.TRIAL_FIELDS["overrides"]}
+    assert rest == {k: v for k, v in full.overrides.items() if k not in zoo.TRIAL_FIELDS["overrides"]}
     assert (trial.base, trial.weights, trial.parent, trial.convert, trial.init) == \
-        (gpu.base, gpu.weights, gpu.parent, gpu.convert, gpu.init)
-    assert trial.data == {**gpu.data, **{k: smoke.data[k] for k in ("num_samples", "num_videos") if k in gpu.data}}
-    for ours, full, small in zip(trial.train_configs(), gpu.train_configs(), smoke.train_configs()):
+        (full.base, full.weights, full.parent, full.convert, full.init)
+    assert trial.data == {**full.data, **{k: smoke.data[k] for k in ("num_samples", "num_videos") if k in full.data}}
+    for ours, theirs, small in zip(trial.train_configs(), full.train_configs(), smoke.train_configs()):
         assert (ours.steps, ours.batch_size) == (small.steps, small.batch_size)
-        assert (ours.lr, ours.ema_decay, ours.lr_schedule) == (full.lr, full.ema_decay, full.lr_schedule)
-    keys = {zoo.recipe_key(r, p) for r, p in ((trial, "gpu-trial"), (gpu, "gpu"), (smoke, "smoke"))}
-    assert len(keys) == 3  # its own checkpoints, never the gpu model's
-    assert zoo.model_folder(name, "gpu-trial", "ckpt").name.startswith(f"{name}-gpu-trial-")
-    assert zoo.input_size(name, "gpu-trial") == zoo.input_size(name, "gpu") == gpu.overrides["input_size"]
+        assert (ours.lr, ours.ema_decay, ours.lr_schedule) == (theirs.lr, theirs.ema_decay, theirs.lr_schedule)
+    keys = {zoo.recipe_key(r, p) for r, p in ((trial, trial_name), (full, base), (smoke, "smoke"))}
+    assert len(keys) == 3  # its own checkpoints, never the profile's model
+    assert zoo.model_folder(name, trial_name, "ckpt").name.startswith(f"{name}-{trial_name}-")
+    assert zoo.input_size(name, trial_name) == zoo.input_size(name, base) == full.overrides["input_size"]
 
 
 def test_a_trial_recipe_needs_matching_stages():
