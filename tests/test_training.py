@@ -27,6 +27,8 @@ from skipdit_lib.training import (
     train_in_stages,
     update_ema,
 )
+from skipdit_lib.diffusion import create_diffusion
+from skipdit_lib.training.trainer import weighted_loss
 from skipdit_lib.training.data_order import StepBatchSampler
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,6 +74,52 @@ def test_config_rejects_bad_values():
         TrainConfig(trainable="deep_only")
     with pytest.raises(ValueError, match="steps"):
         TrainConfig(steps=0)
+
+
+def test_min_snr_settings_are_checked():
+    with pytest.raises(ValueError, match="loss_weighting must be one of"):
+        TrainConfig(loss_weighting="p2")
+    with pytest.raises(ValueError, match="min_snr_gamma"):
+        TrainConfig(loss_weighting="min_snr", min_snr_gamma=0.0)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+def test_min_snr_weights_are_the_x0_loss_capped_at_gamma(prediction):
+    diffusion = create_diffusion(None, prediction=prediction)
+    t = torch.arange(0, 1000, 37)
+    abar = diffusion.alphas_cumprod[t]
+    snr = abar / (1 - abar)
+    weights = diffusion.min_snr_weights(t, 5.0).double()
+    # weight x the target's MSE = min(SNR, 5) x the x_0 MSE: eps error = sqrt(SNR) x_0 error; v error = x_0 error
+    # / sqrt(1 - abar)
+    x0_per_target = 1 / snr if prediction == "eps" else 1 - abar
+    assert torch.allclose(weights, torch.minimum(snr, torch.tensor(5.0)) * x0_per_target, rtol=1e-6)
+    if prediction == "eps":  # uniform where the SNR is below gamma (high noise), below 1 where it is above
+        assert torch.all(weights[snr <= 5] == 1) and torch.all(weights[snr > 5] < 1)
+    assert weights[0] < 1e-3  # the nearly clean step hardly counts
+
+
+def test_weighted_loss_scales_only_the_prediction_term():
+    diffusion = create_diffusion(None)
+    t = torch.tensor([0, 500, 999])
+    terms = {"mse": torch.tensor([1.0, 2.0, 3.0]), "vb": torch.tensor([0.5, 0.5, 0.5])}
+    terms["loss"] = terms["mse"] + terms["vb"]
+    assert torch.equal(weighted_loss(terms, diffusion, t, TrainConfig()), terms["loss"])
+    weighted = weighted_loss(terms, diffusion, t, TrainConfig(loss_weighting="min_snr"))
+    assert weighted[0] == pytest.approx(0.5, abs=1e-3)  # t = 0: SNR ~ 1e4, the MSE weighs ~5e-4
+    assert weighted[1:].tolist() == pytest.approx([2.5, 3.5])  # SNR below 5: weight 1
+
+
+def test_min_snr_training_runs_and_differs(tmp_path):
+    config = TrainConfig(steps=2, batch_size=24, log_every=1)  # 48 timesteps: some with an SNR above 5
+    uniform = train(tiny_dit(), digits_like(), config, tmp_path / "uniform", progress=False)
+    snr = train(tiny_dit(), digits_like(), TrainConfig(steps=2, batch_size=24, log_every=1, loss_weighting="min_snr"),
+                tmp_path / "snr", progress=False)
+    assert not states_equal(uniform.state_dict(), snr.state_dict())
+    logs = [[json.loads(line) for line in (tmp_path / run / "train_log.jsonl").read_text().splitlines()]
+            for run in ("uniform", "snr")]
+    assert logs[0][0]["mse"] == pytest.approx(logs[1][0]["mse"])  # same batch, timesteps and noise at step 1
+    assert all(b["loss"] < a["loss"] for a, b in zip(*logs))  # weights are at most 1, below 1 at low noise
 
 
 def test_data_order_is_deterministic_and_sharded():

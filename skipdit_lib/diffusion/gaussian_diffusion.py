@@ -202,6 +202,23 @@ class GaussianDiffusion:
         return (self.extract(self.sqrt_alphas_cumprod, t, x_start) * noise
                 - self.extract(self.sqrt_one_minus_alphas_cumprod, t, x_start) * x_start)  # (N, C, ...)
 
+    def snr(self, t: torch.Tensor) -> torch.Tensor:
+        """Signal-to-noise ratio abar / (1 - abar) at step indices t, (N,) float64."""
+        abar = self.alphas_cumprod.to(t.device)[t]
+        return abar / (1.0 - abar)
+
+    def min_snr_weights(self, t: torch.Tensor, gamma: float) -> torch.Tensor:
+        """Min-SNR-gamma loss weights (Hang et al. 2023) for the prediction MSE at step indices t, (N,) float32.
+
+        The x_0 loss weighted by min(SNR, gamma): in this diffusion's target that is min(SNR, gamma) / SNR for
+        eps and min(SNR, gamma) / (SNR + 1) for v. Steps with little noise (SNR above gamma) weigh less, so a
+        short run spends its updates where the global shape is decided."""
+        if gamma <= 0:
+            raise ValueError(f"min-SNR gamma must be > 0, got {gamma}")
+        snr = self.snr(t)
+        denominator = snr if self.prediction == "eps" else snr + 1.0
+        return (snr.clamp(max=gamma) / denominator).float()
+
     def model_log_variance(self, var_values: torch.Tensor | None, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Log variance of p(x_{t-1} | x_t): learned range, or fixed large / small."""
         if var_values is None:

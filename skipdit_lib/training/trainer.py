@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 TRAINABLE = ("all", "skip_only")
 LR_SCHEDULES = ("constant", "cosine")
+LOSS_WEIGHTINGS = ("uniform", "min_snr")
 SKIP_PARAMETER_MARKERS = ("skip_norm", "skip_linear")  # official freeze rule: names containing these
 LOG_NAME = "train_log.jsonl"
 # Config fields that change which samples, timesteps or parameters a step uses: a resume must keep them.
@@ -63,6 +64,8 @@ class TrainConfig:
     seed: int = 0                             # seeds data order, timesteps, noise and label dropout
     num_workers: int = 0                      # DataLoader worker processes
     trainable: str = "all"                    # "all", or "skip_only": only skip_norms / skip_linears train
+    loss_weighting: str = "uniform"           # the prediction MSE per timestep: "uniform" (Paper: DiT) or "min_snr"
+    min_snr_gamma: float = 5.0                # min_snr: the SNR cap gamma (Hang et al. 2023 use 5)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every"):
@@ -79,6 +82,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.min_lr must be in [0, lr={self.lr}], got {self.min_lr}")
         if self.trainable not in TRAINABLE:
             raise ValueError(f"TrainConfig.trainable must be one of {TRAINABLE}, got {self.trainable!r}")
+        if self.loss_weighting not in LOSS_WEIGHTINGS:
+            raise ValueError(f"TrainConfig.loss_weighting must be one of {LOSS_WEIGHTINGS}, "
+                             f"got {self.loss_weighting!r}")
+        if not self.min_snr_gamma > 0:
+            raise ValueError(f"TrainConfig.min_snr_gamma must be > 0, got {self.min_snr_gamma}")
 
 
 def is_skip_parameter(name: str) -> bool:
@@ -198,6 +206,16 @@ def _apply_update(run: _Run, grad_norm: torch.Tensor, step: int) -> None:
     update_ema(run.ema, run.model, ema_decay_at(step, run.config))
 
 
+def weighted_loss(terms: dict[str, torch.Tensor], diffusion: GaussianDiffusion, t: torch.Tensor,
+                  config: TrainConfig) -> torch.Tensor:
+    """Per-sample training loss (N,): the diffusion's "loss", or with "min_snr" weighting the prediction MSE
+    times its min-SNR weight plus the variance term unchanged."""
+    if config.loss_weighting == "uniform":
+        return terms["loss"]
+    weights = diffusion.min_snr_weights(t, config.min_snr_gamma).to(terms["mse"])  # (N,)
+    return weights * terms["mse"] + terms.get("vb", torch.zeros_like(terms["mse"]))
+
+
 def _train_step(run: _Run, batch: Any, step: int) -> dict[str, float]:
     """One optimizer step on this process's part of global batch `step`; returns its metrics."""
     x, y = split_batch(batch)
@@ -209,7 +227,7 @@ def _train_step(run: _Run, batch: Any, step: int) -> dict[str, float]:
     for group in run.opt.param_groups:
         group["lr"] = lr
     terms = run.diffusion.training_losses(run.net, x, t, y, noise)
-    loss = terms["loss"].mean()
+    loss = weighted_loss(terms, run.diffusion, t, run.config).mean()
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.get_total_norm([p.grad for p in run.params if p.grad is not None])
