@@ -168,6 +168,11 @@ _VIDEO_TRAIN = {  # profile -> (steps of the bounce and the orbit model, batch s
     "gpu": (50000, 50000, 64, {"lr": 1e-4, "ema_decay": 0.9999}),
 }
 _VIDEO_COUNT = {"smoke": 200, "cpu": 4000, "gpu": 20000}
+# The bounce models' short runs weight the loss by min-SNR-5 (Hang et al. 2023; the paper trains with uniform weights):
+# measured on the cpu Latte (100 videos, DDIM-50, the same noise), the requested digit at guidance 4 / 7 went from
+# 56% / 64% (uniform) to 69% / 72%; the motion reading stayed near 30%. The orbit models keep uniform weights (they
+# draw their motion 95-98% of the time) and the gpu profile keeps the paper's recipe.
+_MIN_SNR_PROFILES = ("smoke", "cpu")
 
 
 def _latte_c2v(profile: str, motion: str) -> ZooRecipe:
@@ -175,6 +180,8 @@ def _latte_c2v(profile: str, motion: str) -> ZooRecipe:
     conditional = motion == "bounce"
     bounce_steps, orbit_steps, batch, train = _VIDEO_TRAIN[profile]
     steps = bounce_steps if conditional else orbit_steps
+    if conditional and profile in _MIN_SNR_PROFILES:
+        train = {**train, "loss_weighting": "min_snr"}
     overrides = {**_VIDEO_DIGITS, **_VIDEO_SIZES[profile], "num_classes": 10 if conditional else 0}
     data = {"kind": "moving_digits", "num_videos": _VIDEO_COUNT[profile], "num_frames": overrides["num_frames"],
             "resolution": overrides["input_size"], "motion": motion, "conditional": conditional}
