@@ -215,7 +215,9 @@ _LATTE_ORBIT = {p: _latte_c2v(p, "orbit") for p in _VIDEO_SIZES}
 # lighter guidance reads it more often (DDPM-50 guidance 2: 41%, 3: 38%; DDIM-50 guidance 2: 49%) but stays far below
 # the 80% bar. Tried and not kept at 12 px: eps prediction with the class-to-image schedule (constant lr, cosine over
 # the last quarter), 3,800 steps: digit 16% (guidance 6), 23% (DDIM-50 guidance 2). Notebook 05 keeps the paper's
-# guidance 6.
+# guidance 6. Min-SNR-5 loss weights (TrainConfig.loss_weighting, v prediction), the recipe otherwise: digit 17%, place
+# 100% at 2,532 steps (uniform: 23%, 100%; DDPM-50 guidance 6, 100 captions): not kept (for v it also lowers the
+# weight of the high-noise steps, which uniform v weights kept; a possible reason).
 _TEXT_IMAGE = {"patch_size": 4, "input_size": 16, "in_channels": 3, "learn_sigma": True, "prediction": "v",
                "pooled_caption": True}
 _TEXT_IMAGE_SIZES = {  # profile -> (size overrides, steps, batch size, training images, extra TrainConfig fields)

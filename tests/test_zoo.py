@@ -31,10 +31,10 @@ def test_recipe_keys_of_the_trained_cpu_models_are_stable():
     # These are the keys of the recipes as of commit 7e10ab6 (when they were dicts in profiles.py).
     assert zoo.model_folder("dit-c2i", "cpu").name == "dit-c2i-cpu-f375b593a8"
     assert zoo.model_folder("skipdit-c2i", "cpu").name == "skipdit-c2i-cpu-2001417353"
-    # notebook 04's models, as trained for its committed cpu results
+    # notebook 04's models, as trained for its committed cpu results (bounce pair min-SNR since these keys)
     assert [zoo.model_folder(name, "cpu").name for name in ("latte-c2v", "skiplatte-c2v", "latte-orbit",
                                                             "skiplatte-orbit")] == [
-        "latte-c2v-cpu-2a2765fd28", "skiplatte-c2v-cpu-03981d54f9", "latte-orbit-cpu-b9cefee8e0",
+        "latte-c2v-cpu-972a9b3d9e", "skiplatte-c2v-cpu-fc9eb95494", "latte-orbit-cpu-b9cefee8e0",
         "skiplatte-orbit-cpu-057f34f654"]
     # notebook 05's model, as trained for its committed cpu results (12 px digits since this key; 8 px: 8ea5f587e6)
     assert zoo.model_folder("textdit-t2i", "cpu").name == "textdit-t2i-cpu-628ae2a0d5"
