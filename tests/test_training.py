@@ -16,6 +16,7 @@ from interruption import FailingDataset
 from torch.utils.data import TensorDataset
 
 from skipdit_lib import models  # noqa: E402
+from skipdit_lib.diffusion import create_diffusion
 from skipdit_lib.training import (
     TrainConfig,
     ema_decay_at,
@@ -27,9 +28,8 @@ from skipdit_lib.training import (
     train_in_stages,
     update_ema,
 )
-from skipdit_lib.diffusion import create_diffusion
-from skipdit_lib.training.trainer import weighted_loss
 from skipdit_lib.training.data_order import StepBatchSampler
+from skipdit_lib.training.trainer import weighted_loss
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(depth=4, hidden_size=32, num_heads=2)
