@@ -22,6 +22,7 @@ from .io import atomic_path, atomic_write_json
 from .paths import REPO_ROOT, RESULTS_DIR
 from .precision import get_precision, set_precision
 from .profiles import check_profile
+from .zoo import models_noted, models_used
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class ExperimentRun:
     parameters: dict[str, Any]
     results_dir: Path = RESULTS_DIR
     started: float = field(default_factory=time.time)
+    first_model: int = field(default_factory=models_noted)  # zoo models loaded before the run: not its own
 
     @property
     def folder(self) -> Path:
@@ -80,7 +82,8 @@ class ExperimentRun:
         return path
 
     def record(self, values: dict[str, Any], claims: Sequence[Claim] = (), device: str | None = None) -> Path:
-        """Write `metrics.json`: values, claims, parameters, provenance and wall time."""
+        """Write `metrics.json`: values, claims, parameters, the zoo models used (`models`: "name@profile" ->
+        checkpoint folder), provenance and wall time."""
         wrong = [type(c).__name__ for c in claims if not isinstance(c, Claim)]
         if wrong:
             raise TypeError(f"record takes experiments.claims.Claim records, got {wrong}")
@@ -91,6 +94,7 @@ class ExperimentRun:
             "claims": [c.to_dict() for c in claims],
             "parameters": self.parameters,
             "wall_time_s": round(time.time() - self.started, 1),
+            "models": models_used(self.first_model),  # so a result can be checked against the current recipe keys
             "precision": get_precision(),
             **provenance(device),
         }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from skipdit_lib import summary
+from skipdit_lib import summary, zoo
 from skipdit_lib.experiments.claims import claim_problems
 from skipdit_lib.paths import REPO_ROOT, RESULTS_DIR
 from skipdit_lib.results import load_metrics
@@ -39,6 +39,18 @@ def test_committed_metrics_follow_the_schema(notebook: str):
     for claim in payload["claims"]:
         assert claim_problems(claim) == [], (notebook, claim.get("name"), claim_problems(claim))
         assert claim["setting"]["profile"] == "cpu", (notebook, claim["name"])
+
+
+@pytest.mark.parametrize("notebook", sorted(COMMITTED))
+def test_committed_results_come_from_the_current_recipes(notebook: str):
+    # A recipe change gives its model a new key; results recorded with the old checkpoint are stale until rerun.
+    # (metrics.json names its models since the "models" field exists; older records are not checked.)
+    for used, folder in COMMITTED[notebook].get("models", {}).items():
+        name, profile = used.split("@")
+        assert folder == zoo.model_folder(name, profile).name, (
+            f"{notebook} used {folder}, but the recipe of {name} at {profile} is now "
+            f"{zoo.model_folder(name, profile).name}: rerun `python -m skipdit_lib.run --profile cpu --only "
+            f"{notebook[:2]}` and commit results/")
 
 
 def test_summary_and_readme_are_generated_from_the_metrics():

@@ -37,6 +37,17 @@ def test_record_writes_values_claims_parameters_and_provenance(tmp_path):
     assert {"git_commit", "python", "torch", "device", "wall_time_s"} <= set(payload)
 
 
+def test_record_names_the_zoo_models_used_since_the_run_started(tmp_path, monkeypatch):
+    from skipdit_lib import zoo
+
+    monkeypatch.setattr(zoo, "_MODELS_USED", [("dit-c2i", "cpu", "dit-c2i-cpu-old")])  # before the run: not its own
+    run = results.start_run("03_demo", "smoke", {}, results_dir=tmp_path)
+    zoo._MODELS_USED.append(("skipdit-c2i", "smoke", "skipdit-c2i-smoke-aaa"))  # as get_model notes a load
+    zoo._MODELS_USED.append(("skipdit-c2i", "smoke", "skipdit-c2i-smoke-bbb"))  # loaded again: the last one counts
+    payload = json.loads(run.record({}, [a_claim("x", profile="smoke")]).read_text())
+    assert payload["models"] == {"skipdit-c2i@smoke": "skipdit-c2i-smoke-bbb"}
+
+
 def test_record_refuses_claims_that_are_not_claim_records(tmp_path):
     run = results.start_run("03_demo", "smoke", {}, results_dir=tmp_path)
     with pytest.raises(TypeError, match="Claim records"):

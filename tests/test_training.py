@@ -320,3 +320,6 @@ def test_gradient_norms_probe_without_updating():
     assert len(norms) == 3 and all(n > 0 for n in norms)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
     assert all(p.grad is None for p in model.parameters())
+    # the probe reads the loss the run will train on: min-SNR weights change the norms from the same batches
+    weighted = gradient_norms(model, digits_like(8), TrainConfig(batch_size=4, loss_weighting="min_snr"), batches=3)
+    assert len(weighted) == 3 and weighted != norms

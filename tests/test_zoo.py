@@ -36,11 +36,12 @@ def test_recipe_keys_of_the_trained_cpu_models_are_stable():
                                                             "skiplatte-orbit")] == [
         "latte-c2v-cpu-972a9b3d9e", "skiplatte-c2v-cpu-fc9eb95494", "latte-orbit-cpu-b9cefee8e0",
         "skiplatte-orbit-cpu-057f34f654"]
-    # notebook 05's model, as trained for its committed cpu results (12 px digits since this key; 8 px: 8ea5f587e6)
-    assert zoo.model_folder("textdit-t2i", "cpu").name == "textdit-t2i-cpu-628ae2a0d5"
-    # notebook 06's pair, as trained for its committed cpu results
-    assert zoo.model_folder("latte-t2v", "cpu").name == "latte-t2v-cpu-1697fe3c09"
-    assert zoo.model_folder("skiplatte-t2v", "cpu").name == "skiplatte-t2v-cpu-2d25cf1d7d"
+    # notebook 05's model, as trained for its committed cpu results (eps + min-SNR since this key; v: 628ae2a0d5)
+    assert zoo.model_folder("textdit-t2i", "cpu").name == "textdit-t2i-cpu-42258ad6e0"
+    # notebook 06's pair, as trained for its committed cpu results (min-SNR since these keys; uniform: 1697fe3c09,
+    # 2d25cf1d7d)
+    assert zoo.model_folder("latte-t2v", "cpu").name == "latte-t2v-cpu-574e4062ac"
+    assert zoo.model_folder("skiplatte-t2v", "cpu").name == "skiplatte-t2v-cpu-7db591dd67"
     # the class-to-image continued runs keep their keys now that the parent is a parameter
     assert zoo.model_folder("skipdit-c2i-cpt", "smoke").name == "skipdit-c2i-cpt-smoke-89821c9336"
 
@@ -52,12 +53,18 @@ def test_the_text_to_video_twin_continues_the_latte_in_two_stages():
     assert twin.init == "default" and twin.stage_start == "ema"  # Paper: PyTorch-default skips, stage 2 from EMA
     assert [s["trainable"] for s in twin.stages] == ["skip_only", "all"]
     assert (twin.overrides, twin.data) == (plain.overrides, plain.data)
+    assert twin.train["loss_weighting"] == plain.train["loss_weighting"] == "min_snr"  # continues the parent's loss
+    assert "loss_weighting" not in zoo.get_recipe("skiplatte-t2v", "gpu").train  # the paper's uniform weights
 
 
 def test_the_text_to_image_recipe_is_hunyuan_like_and_loads_captioned_images(tmp_path):
     recipe = zoo.get_recipe("textdit-t2i", "cpu")
     assert recipe.base == "TextDiT-S/4-digits" and recipe.overrides["depth"] == 16
-    assert recipe.overrides["prediction"] == "v" and recipe.overrides["pooled_caption"]  # as Hunyuan-DiT
+    assert recipe.overrides["pooled_caption"]  # as Hunyuan-DiT
+    # the short run predicts eps with min-SNR weights; the gpu profile keeps Hunyuan-DiT's v and uniform weights
+    assert (recipe.overrides["prediction"], recipe.train["loss_weighting"]) == ("eps", "min_snr")
+    gpu = zoo.get_recipe("textdit-t2i", "gpu")
+    assert gpu.overrides["prediction"] == "v" and "loss_weighting" not in gpu.train
     assert recipe.data["digit_fraction"] == 0.75  # named in the recipe, so a new rendering is a new model
     data = zoo.build_dataset({**recipe.data, "num_samples": 12}, tmp_path)
     image, (tokens, mask) = data[0]
@@ -116,6 +123,9 @@ def test_get_model_trains_once_and_returns_the_named_weights(tiny_zoo, tmp_path)
     again = zoo.get_model("tiny-ema", "smoke", root=tmp_path / "ckpt", data_root=tmp_path / "data",
                           train_if_missing=False)
     assert all(torch.equal(v, again.state_dict()[k]) for k, v in ema.state_dict().items())
+    noted = zoo.models_used()  # what metrics.json will name: trained or loaded alike
+    assert noted["tiny-ema@smoke"] == zoo.model_folder("tiny-ema", "smoke", tmp_path / "ckpt").name
+    assert noted["tiny-final@smoke"] == zoo.model_folder("tiny-final", "smoke", tmp_path / "ckpt").name
 
 
 def test_missing_model_without_training_says_how_to_get_it(tiny_zoo, tmp_path):

@@ -448,7 +448,8 @@ def gradient_norms(model: nn.Module, dataset: Dataset, config: TrainConfig, batc
             x, y = split_batch(torch.utils.data.default_collate([dataset[i] for i in index]))
             t = torch.randint(diffusion.num_timesteps, (len(x),), generator=gen)
             model.zero_grad(set_to_none=True)
-            diffusion.training_losses(model, x, t, y, torch.randn(x.shape, generator=gen))["loss"].mean().backward()
+            terms = diffusion.training_losses(model, x, t, y, torch.randn(x.shape, generator=gen))
+            weighted_loss(terms, diffusion, t, config).mean().backward()  # the loss the run will train on
             norms.append(float(torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])))
         model.zero_grad(set_to_none=True)
     model.eval()
