@@ -45,9 +45,10 @@ def git_commit(root: str | os.PathLike = REPO_ROOT) -> str:
     """The commit of the working tree, '+dirty' when its code (anything outside results/) has uncommitted changes."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        # results/ is left out: a run rewrites its own committed figures before it records the commit.
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
-                               cwd=root, capture_output=True, text=True, check=True)
+        # results/ and README.md are left out: a run rewrites its own committed figures before it records the commit,
+        # and the runner rewrites the README's results block after each notebook (so the next would read dirty).
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results",
+                                ":(exclude)README.md"], cwd=root, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")

@@ -120,12 +120,14 @@ def test_the_recorded_commit_is_dirty_only_for_code_changes(tmp_path):
     (tmp_path / "results").mkdir()
     (tmp_path / "code.py").write_text("x = 1\n")
     (tmp_path / "results" / "metrics.json").write_text("{}\n")
+    (tmp_path / "README.md").write_text("results block\n")
     git("init", "-q")
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
     clean = results.git_commit(tmp_path)
     assert len(clean) == 40
     (tmp_path / "results" / "metrics.json").write_text('{"a": 1}\n')  # what a run does to its own results
+    (tmp_path / "README.md").write_text("results block, rewritten by the runner\n")
     assert results.git_commit(tmp_path) == clean
     (tmp_path / "code.py").write_text("x = 2\n")
     assert results.git_commit(tmp_path) == clean + "+dirty"
