@@ -80,9 +80,10 @@ DELTA_DIT_CACHED_SHARE = 21 / 28
 # Thresholds of the methods that decide per step (TeaCache, First-Block-Cache: peers the paper does not run; the
 # adaptive Skip-Cache: ours), chosen on the trained cpu model's cost batch (8 captions, seed + 1, DDPM-50, guidance 6)
 # so that each runs about a third to a half of its steps in full, the range of the paper's baselines; here all three
-# run 46%. Chosen again whenever the cpu model changes. Measured on textdit-t2i-cpu-42258ad6e0 (eps, min-SNR):
-# TeaCache 0.05-0.3/0.5/0.8 -> 100/56/46% (its polynomial, fitted on this model, scales small changes up: below 0.5
-# nothing is ever skipped); First-Block-Cache 0.2/0.3/0.4 -> 46/24/22%; adaptive Skip-Cache 0.5/0.8/1.2 -> 60/46/38%
+# run 44-46%. Chosen again whenever the cpu model changes (`python benchmarks/bench_t2i_thresholds.py`, written to
+# results/benchmarks/t2i_thresholds_cpu.json). Measured on textdit-t2i-cpu-42258ad6e0 (eps, min-SNR): TeaCache
+# 0.05-0.3/0.5/0.8 -> 100/56/46% (its polynomial, fitted on this model, scales small changes up: up to 0.3 nothing
+# is skipped); First-Block-Cache 0.2/0.3/0.4 -> 44/24/20%; adaptive Skip-Cache 0.5/0.8/1.2 -> 60/46/38%
 # (the steps with t >= 700, 30%, are always full; Skip-Cache N=2, 3, 6: 66/56/44%). On the earlier v-prediction
 # model the same shares came at TeaCache 0.3, First-Block-Cache 0.3.
 PEER_THRESHOLDS: dict[str, float] = {"TeaCache": 0.8, "First-Block-Cache": 0.2, "Adaptive Skip-Cache": 0.8}
