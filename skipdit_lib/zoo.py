@@ -266,7 +266,10 @@ def _textdit_t2i(profile: str) -> ZooRecipe:
 # draws the requested colour but not the digit or the motion: at 1,500 steps colour 100%, digit 12%, motion 17%
 # of 100 test captions (chance 10% and 20%; DDIM-50, guidance 7.5 or 3); at 4,000 steps colour 100%,
 # digit 10.5%, motion 12.5% of notebook 06's 200 (its digits are blocky blobs at 2x2 patches, not digits), as the
-# text-to-image model below did before its longer run.
+# text-to-image model below did before its longer run. With min-SNR-5 loss weights (smoke and cpu, as the
+# text-to-image model's _SHORT_TEXT_RECIPE; Latte predicts eps already; the twin inherits them): Latte 1,133 s + twin
+# 224 s with a light job beside them; notebook 06 reads digit 15% / 16%, colour 100%, motion 17% / 16% (Latte /
+# Skip-Latte, 100 test captions; uniform weights: 8% / 9%, 100%, 11% / 16%): better, still far below the 80% bar.
 _TEXT_VIDEO = {"patch_size": 4, "input_size": 16, "in_channels": 3, "num_frames": 8, "learn_sigma": True}
 _TEXT_VIDEO_SIZES = {  # profile -> (size overrides, steps, batch size, training videos, extra TrainConfig fields)
     "smoke": ({"depth": 8, "hidden_size": 32, "num_heads": 2}, 20, 8, 200,
