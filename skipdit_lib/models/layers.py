@@ -250,8 +250,9 @@ class AdaLNBlock(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         mods = self.adaLN_modulation(c).chunk(6, dim=1)  # 6 x (N, D)
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
-        x = x + gate_msa.unsqueeze(1) * self.attn_branch(x, shift_msa, scale_msa)  # (N, T, D)
-        x = x + gate_mlp.unsqueeze(1) * self.mlp_branch(x, shift_mlp, scale_mlp)  # (N, T, D)
+        # x + gate * branch as one fused op: on a step that reuses the branches (FORA) this is most of the block
+        x = torch.addcmul(x, gate_msa.unsqueeze(1), self.attn_branch(x, shift_msa, scale_msa))  # (N, T, D)
+        x = torch.addcmul(x, gate_mlp.unsqueeze(1), self.mlp_branch(x, shift_mlp, scale_mlp))  # (N, T, D)
         return x
 
     def attn_branch(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -291,10 +292,10 @@ class AdaLNSingleBlock(nn.Module):
         n = x.shape[0]
         mods = (self.scale_shift_table[None] + t6.reshape(n, 6, -1)).chunk(6, dim=1)  # 6 x (N, 1, D)
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
-        x = x + gate_msa * self.attn_branch(x, shift_msa, scale_msa)  # (N, T, D)
+        x = torch.addcmul(x, gate_msa, self.attn_branch(x, shift_msa, scale_msa))  # (N, T, D): x + gate * branch
         if self.cross_attn is not None:
             x = x + self.cross_attn(x, tokens, mask)  # (N, T, D)
-        x = x + gate_mlp * self.mlp_branch(x, shift_mlp, scale_mlp)  # (N, T, D)
+        x = torch.addcmul(x, gate_mlp, self.mlp_branch(x, shift_mlp, scale_mlp))  # (N, T, D)
         return x
 
     def attn_branch(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
