@@ -238,7 +238,9 @@ _TEXT_IMAGE_SIZES = {  # profile -> (size overrides, steps, batch size, training
 # (notebook 05's earlier cpu run). Our reading (one-off probes on 3-channel digits): with uniform weights a short run
 # spends most of its loss on the low-noise steps, where a 4x4 patch of 3 channels asks 48 nearly pure noise values of
 # each token; min-SNR moves that weight to the steps where the shape is decided. The short profiles (smoke, cpu) use
-# it; the gpu profile keeps the paper's v prediction and uniform weights.
+# it; the gpu profile keeps the paper's v prediction and uniform weights. Tried and not kept: min-SNR gamma 2 instead of
+# 5, digit 56% / 73% at guidance 6 / 2 (gamma 5: 55.5% / 69.5%; same 200 captions; `bench_c2i_recipe.py OUT --model
+# textdit-t2i --samples 0 --set min_snr_gamma=2`, then bench_t2i_adherence.py on OUT/checkpoints/0003800.pt).
 _SHORT_TEXT_RECIPE = {"prediction": "eps"}, {"loss_weighting": "min_snr"}  # (model overrides, TrainConfig fields)
 
 
