@@ -21,7 +21,7 @@ import torch
 
 from skipdit_lib.caching import AdaptiveSkipCacheConfig, FirstBlockCacheConfig, calibrate_teacache, skip_cache_preset
 from skipdit_lib.datasets import load_captioned_digits
-from skipdit_lib.diffusion import run_sampler, start_noise
+from skipdit_lib.diffusion import run_sampler
 from skipdit_lib.evaluation.methods import count_method
 from skipdit_lib.experiments import text_to_image as t2i
 from skipdit_lib.io import atomic_write_json
@@ -40,9 +40,7 @@ def full_step_shares(model: torch.nn.Module, sizes: t2i.Sizes, sweeps: dict[str,
                      captions: Any) -> list[dict[str, Any]]:
     """One row per (method, threshold): the share of model calls that ran the whole network."""
     settings = t2i.sampler_settings(sizes)
-    size = model.x_embedder.input_size
-    noise = start_noise(sizes.latency_batch, (model.in_channels, size, size), 1, "cpu")  # the notebook: seed + 1
-    y = captions.tokens[:sizes.latency_batch], captions.mask[:sizes.latency_batch]
+    noise, y = t2i.make_bench(model, None, captions, sizes, 0, "cpu").cost_inputs()  # notebook 05's, seed 0
     teacache = calibrate_teacache(model, lambda: run_sampler(model, settings, noise, y))
     preset = skip_cache_preset("text-to-image")
     make = {"TeaCache": lambda th: replace(teacache, threshold=th),

@@ -199,9 +199,10 @@ _LATTE_ORBIT = {p: _latte_c2v(p, "orbit") for p in _VIDEO_SIZES}
 # 16x16 RGB canvas, MiniLM token states of captions such as "a red seven in the top left corner"). Paper: Hunyuan-DiT
 # v1.2 (40 blocks, width 1408) is used as released, no training; we train ours: depth 16, so that B=1 runs 2 of 16
 # blocks on a cached step (Hunyuan-DiT: 2 of 40), with the class-to-video schedule (lr 4e-3, warm-up, cosine over the
-# whole run, EMA warm-up), batches of 64, as many steps as fit in 15 minutes on 2 cores (0.22 s each). As Hunyuan-DiT,
-# it adds a pooled caption (ours: MiniLM's sentence embedding, the masked token mean) to the timestep embedding, and at
-# the gpu profile it predicts v (the short profiles: eps with min-SNR weights, _SHORT_TEXT_RECIPE below).
+# whole run, EMA warm-up), batches of 64, as many steps as fit in 15 minutes on 2 cores (0.24 s each: 3,800 in 901 s
+# alone). As Hunyuan-DiT, it adds a pooled caption (ours: MiniLM's sentence embedding, the masked token mean) to the
+# timestep embedding, and at the gpu profile it predicts v (the short profiles: eps with min-SNR weights,
+# _SHORT_TEXT_OVERRIDES below).
 # Why width 128 (measured at the cpu profile, 100 test captions, DDPM-50): at width 64, 3,000 steps, every variant
 # (eps; v; v + pooled caption) drew the requested colour in 92-100% of the images but the digit in 7-14% and the place
 # in 11-25% (chance 10% and 20%). A class-conditional DiT given the place as its label: 38% at width 64 after 1,000
@@ -241,7 +242,8 @@ _TEXT_IMAGE_SIZES = {  # profile -> (size overrides, steps, batch size, training
 # it; the gpu profile keeps the paper's v prediction and uniform weights. Tried and not kept: min-SNR gamma 2 instead of
 # 5, digit 56% / 73% at guidance 6 / 2 (gamma 5: 55.5% / 69.5%; same 200 captions; `bench_c2i_recipe.py OUT --model
 # textdit-t2i --samples 0 --set min_snr_gamma=2`, then bench_t2i_adherence.py on OUT/checkpoints/0003800.pt).
-_SHORT_TEXT_RECIPE = {"prediction": "eps"}, {"loss_weighting": "min_snr"}  # (model overrides, TrainConfig fields)
+_SHORT_TEXT_OVERRIDES = {"prediction": "eps"}  # model overrides of the short text recipes (TextDiT; Latte is eps)
+_SHORT_TEXT_TRAIN = {"loss_weighting": "min_snr"}  # TrainConfig fields of the short text recipes
 
 
 def _textdit_t2i(profile: str) -> ZooRecipe:
@@ -249,7 +251,7 @@ def _textdit_t2i(profile: str) -> ZooRecipe:
     sizes, steps, batch, count, train = _TEXT_IMAGE_SIZES[profile]
     overrides = {**_TEXT_IMAGE, **sizes}
     if profile in _MIN_SNR_PROFILES:
-        overrides, train = {**overrides, **_SHORT_TEXT_RECIPE[0]}, {**train, **_SHORT_TEXT_RECIPE[1]}
+        overrides, train = {**overrides, **_SHORT_TEXT_OVERRIDES}, {**train, **_SHORT_TEXT_TRAIN}
     data = {"kind": "captioned_images", "num_samples": count, "resolution": overrides["input_size"],
             "digit_fraction": DIGIT_FRACTIONS["image"]}
     return ZooRecipe("TextDiT-S/4-digits", overrides,
@@ -269,7 +271,7 @@ def _textdit_t2i(profile: str) -> ZooRecipe:
 # of 100 test captions (chance 10% and 20%; DDIM-50, guidance 7.5 or 3); at 4,000 steps colour 100%,
 # digit 10.5%, motion 12.5% of notebook 06's 200 (its digits are blocky blobs at 2x2 patches, not digits), as the
 # text-to-image model below did before its longer run. With min-SNR-5 loss weights (smoke and cpu, as the
-# text-to-image model's _SHORT_TEXT_RECIPE; Latte predicts eps already; the twin inherits them): Latte 1,133 s + twin
+# text-to-image model's _SHORT_TEXT_TRAIN; Latte predicts eps already; the twin inherits them): Latte 1,133 s + twin
 # 224 s with a light job beside them; notebook 06 reads digit 15% / 16%, colour 100%, motion 17% / 16% (Latte /
 # Skip-Latte, 100 test captions; uniform weights: 8% / 9%, 100%, 11% / 16%): better, still far below the 80% bar.
 _TEXT_VIDEO = {"patch_size": 4, "input_size": 16, "in_channels": 3, "num_frames": 8, "learn_sigma": True}
@@ -289,7 +291,7 @@ def _latte_t2v(profile: str) -> ZooRecipe:
     sizes, steps, batch, count, train = _TEXT_VIDEO_SIZES[profile]
     overrides = {**_TEXT_VIDEO, **sizes}
     if profile in _MIN_SNR_PROFILES:  # Latte predicts eps already
-        train = {**train, **_SHORT_TEXT_RECIPE[1]}
+        train = {**train, **_SHORT_TEXT_TRAIN}
     data = {"kind": "captioned_videos", "num_samples": count, "resolution": overrides["input_size"],
             "num_frames": overrides["num_frames"]}
     return ZooRecipe("Latte-S/4-digits-t2v", overrides,
