@@ -371,3 +371,31 @@ def test_run_sampler_and_training_read_the_models_prediction():
     assert diffusion_for(create_model("DiT-S/4-digits", depth=2)).prediction == "eps"
     with pytest.raises(ValueError, match="prediction must be one of"):
         create_model("TextDiT-S/4-digits", depth=2, prediction="x0")
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+@pytest.mark.parametrize("eta", [0.0, 0.5])
+def test_ddim_update_is_eq12_on_the_clipped_x0(prediction, eta):
+    """The lean DDIM step equals Song et al.'s eq. 12 written out from `p_mean_variance`'s x_0 (clipped, eps
+    re-derived from it, as upstream), bit for bit at eta = 0 and within rounding otherwise (noise from the same
+    seed)."""
+    from skipdit_lib.diffusion.sampling import ddim_update
+
+    d = create_diffusion("ddim10", prediction=prediction, learn_sigma=True)
+    gen = torch.Generator().manual_seed(0)
+    x, output = torch.randn(3, 2, 4, 4, generator=gen), 3 * torch.randn(3, 4, 4, 4, generator=gen)
+    for step in (9, 4, 0):
+        t = torch.full((3,), step)
+        x0 = d.p_mean_variance(output, x, t, clip_denoised=True)["pred_xstart"]
+        assert x0.abs().max() <= 1
+        eps = d.predict_eps_from_xstart(x, t, x0)
+        abar, abar_prev = d.extract(d.alphas_cumprod, t, x), d.extract(d.alphas_cumprod_prev, t, x)
+        sigma = eta * torch.sqrt((1 - abar_prev) / (1 - abar)) * torch.sqrt(1 - abar / abar_prev)
+        expected = x0 * torch.sqrt(abar_prev) + torch.sqrt(1 - abar_prev - sigma ** 2) * eps
+        if eta and step:
+            expected = expected + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
+        got = ddim_update(d, output, x, t, True, torch.Generator().manual_seed(5), eta)
+        if eta == 0.0:
+            assert torch.equal(got, expected)
+        else:
+            torch.testing.assert_close(got, expected)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from skipdit_lib.models import MODEL_CONFIGS, DiT, Latte, TextDiT, create_model
-from skipdit_lib.models.layers import masked_mean
+from skipdit_lib.models.layers import PatchEmbed, masked_mean
 
 TINY = {"depth": 4, "hidden_size": 32, "num_heads": 4}
 
@@ -279,3 +279,32 @@ def test_create_model_rejects_unknown_names_and_keys():
         create_model("Latte-S/4-digits", dept=4)
     with pytest.raises(ValueError, match="unknown override"):
         create_model("DiT-S/4-digits", num_frames=4)
+
+
+@pytest.mark.parametrize("channels,size,patch", [(1, 16, 4), (3, 16, 4), (4, 8, 2)])
+def test_patch_embed_is_its_strided_convolution(channels, size, patch):
+    """The matmul over flattened patches gives what timm's convolution `proj` gives, token by token."""
+    torch.manual_seed(0)
+    embed = PatchEmbed(size, patch, channels, 24)
+    torch.nn.init.normal_(embed.proj.bias)
+    x = torch.randn(5, channels, size, size)
+    conv = embed.proj(x).flatten(2).transpose(1, 2)  # (N, T, D), tokens row-major
+    out = embed(x)
+    assert out.shape == (5, (size // patch) ** 2, 24) and out.is_contiguous()
+    torch.testing.assert_close(out, conv, atol=1e-5, rtol=1e-5)
+
+
+def test_patch_embed_rejects_the_wrong_channels():
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        PatchEmbed(16, 4, 3, 24)(torch.randn(2, 1, 16, 16))
+
+
+def test_swap_frames_and_tokens_is_the_einops_pattern_and_its_own_inverse():
+    from einops import rearrange
+
+    from skipdit_lib.models.latte import swap_frames_and_tokens
+
+    h = torch.randn(2 * 3, 5, 4)  # (B*F, T, D) with B=2, F=3
+    swapped = swap_frames_and_tokens(h, 2)
+    assert torch.equal(swapped, rearrange(h, "(b f) t d -> (b t) f d", b=2))  # (B*T, F, D)
+    assert torch.equal(swap_frames_and_tokens(swapped, 2), h)

@@ -232,14 +232,20 @@ class GaussianDiffusion:
     def p_mean_variance(self, model_output: torch.Tensor, x: torch.Tensor, t: torch.Tensor,
                         clip_denoised: bool = True) -> dict[str, torch.Tensor]:
         """Mean, log variance, predicted x_0 and eps of p(x_{t-1} | x_t) from a model output."""
-        prediction, var_values = split_model_output(model_output, x, self.learn_sigma)
-        eps = self.eps_from_prediction(x, t, prediction)
+        _, var_values = split_model_output(model_output, x, self.learn_sigma)
+        pred_xstart, eps = self.predict_xstart(model_output, x, t, clip_denoised)
         log_variance = self.model_log_variance(var_values, x, t)
-        pred_xstart = self.predict_xstart_from_eps(x, t, eps)
-        if clip_denoised:
-            pred_xstart = pred_xstart.clamp(-1, 1)
         mean, _, _ = self.q_posterior_mean_variance(pred_xstart, x, t)
         return {"mean": mean, "log_variance": log_variance, "pred_xstart": pred_xstart, "eps": eps}
+
+    def predict_xstart(self, model_output: torch.Tensor, x: torch.Tensor, t: torch.Tensor,
+                       clip_denoised: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """The predicted x_0 (clipped to [-1, 1] when `clip_denoised`) and eps of a model output: the part of
+        `p_mean_variance` DDIM needs (it has no use for the variance or the posterior mean)."""
+        prediction, _ = split_model_output(model_output, x, self.learn_sigma)
+        eps = self.eps_from_prediction(x, t, prediction)
+        pred_xstart = self.predict_xstart_from_eps(x, t, eps)
+        return (pred_xstart.clamp(-1, 1) if clip_denoised else pred_xstart), eps
 
     # ----------------------------------------------------------------- losses
     def vb_terms_bpd(self, model_output: torch.Tensor, x_start: torch.Tensor, x_t: torch.Tensor,

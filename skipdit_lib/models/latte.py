@@ -172,11 +172,11 @@ class Latte(UnitModel):
         """Pair i: spatial block 2i, temporal block 2i+1 (temporal embedding added in pair 0)."""
         spatial, temporal = self.blocks[2 * i], self.blocks[2 * i + 1]
         h = self._run_block(spatial, h, ctx.c_spatial, ctx)  # (B*F, T, D)
-        h = rearrange(h, "(b f) t d -> (b t) f d", b=ctx.batch)  # (B*T, F, D)
+        h = swap_frames_and_tokens(h, ctx.batch)  # (B*T, F, D)
         if i == 0:
             h = h + self.temp_embed  # (B*T, F, D); Paper: temporal embedding after the first spatial block
         h = self._run_block(temporal, h, ctx.c_temporal, None)  # (B*T, F, D)
-        return rearrange(h, "(b t) f d -> (b f) t d", b=ctx.batch)  # (B*F, T, D)
+        return swap_frames_and_tokens(h, ctx.batch)  # (B*F, T, D)
 
     def _run_block(self, block: nn.Module, h: torch.Tensor, c: torch.Tensor,
                    ctx: Optional[UnitContext]) -> torch.Tensor:
@@ -248,3 +248,10 @@ class Latte(UnitModel):
 
     def unit_blocks(self, i: int) -> list[nn.Module]:
         return [self.blocks[2 * i], self.blocks[2 * i + 1]]
+
+
+def swap_frames_and_tokens(h: torch.Tensor, batch: int) -> torch.Tensor:
+    """(B*F, T, D) -> (B*T, F, D) and back: einops' "(b f) t d -> (b t) f d" in plain view, transpose and
+    reshape, which skip its pattern handling (this runs twice per pair on every step, cached or not)."""
+    rows, length, dim = h.shape
+    return h.view(batch, rows // batch, length, dim).transpose(1, 2).reshape(batch * length, rows // batch, dim)
