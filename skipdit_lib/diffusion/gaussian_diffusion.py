@@ -232,8 +232,8 @@ class GaussianDiffusion:
     def p_mean_variance(self, model_output: torch.Tensor, x: torch.Tensor, t: torch.Tensor,
                         clip_denoised: bool = True) -> dict[str, torch.Tensor]:
         """Mean, log variance, predicted x_0 and eps of p(x_{t-1} | x_t) from a model output."""
-        _, var_values = split_model_output(model_output, x, self.learn_sigma)
-        pred_xstart, eps = self.predict_xstart(model_output, x, t, clip_denoised)
+        prediction, var_values = split_model_output(model_output, x, self.learn_sigma)
+        pred_xstart, eps = self._xstart_and_eps(prediction, x, t, clip_denoised)
         log_variance = self.model_log_variance(var_values, x, t)
         mean, _, _ = self.q_posterior_mean_variance(pred_xstart, x, t)
         return {"mean": mean, "log_variance": log_variance, "pred_xstart": pred_xstart, "eps": eps}
@@ -243,6 +243,10 @@ class GaussianDiffusion:
         """The predicted x_0 (clipped to [-1, 1] when `clip_denoised`) and eps of a model output: the part of
         `p_mean_variance` DDIM needs (it has no use for the variance or the posterior mean)."""
         prediction, _ = split_model_output(model_output, x, self.learn_sigma)
+        return self._xstart_and_eps(prediction, x, t, clip_denoised)
+
+    def _xstart_and_eps(self, prediction: torch.Tensor, x: torch.Tensor, t: torch.Tensor,
+                        clip_denoised: bool) -> tuple[torch.Tensor, torch.Tensor]:
         eps = self.eps_from_prediction(x, t, prediction)
         pred_xstart = self.predict_xstart_from_eps(x, t, eps)
         return (pred_xstart.clamp(-1, 1) if clip_denoised else pred_xstart), eps
