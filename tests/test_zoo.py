@@ -34,7 +34,7 @@ def test_recipe_keys_of_the_trained_cpu_models_are_stable():
     # notebook 04's models, as trained for its committed cpu results (bounce pair min-SNR since these keys)
     assert [zoo.model_folder(name, "cpu").name for name in ("latte-c2v", "skiplatte-c2v", "latte-orbit",
                                                             "skiplatte-orbit")] == [
-        "latte-c2v-cpu-972a9b3d9e", "skiplatte-c2v-cpu-fc9eb95494", "latte-orbit-cpu-b9cefee8e0",
+        "latte-c2v-cpu-1f2547bbaa", "skiplatte-c2v-cpu-a4c124aca5", "latte-orbit-cpu-b9cefee8e0",
         "skiplatte-orbit-cpu-057f34f654"]
     # notebook 05's model, as trained for its committed cpu results (eps + min-SNR since this key; v: 628ae2a0d5)
     assert zoo.model_folder("textdit-t2i", "cpu").name == "textdit-t2i-cpu-42258ad6e0"
