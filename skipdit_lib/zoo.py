@@ -175,11 +175,12 @@ _VIDEO_COUNT = {"smoke": 200, "cpu": 4000, "gpu": 20000}
 # 56% / 64% (uniform) to 69% / 72%; the motion reading stayed near 30%. The orbit models keep uniform weights (they
 # draw their motion 95-98% of the time) and the gpu profile keeps the paper's recipe. 3,600 bounce steps (0.24 s each:
 # 872 s alone on 2 cores, within the 15 minutes; 2,600 before): on the same 100 videos (DDIM-50, guidance 7)
-# the requested digit went from 77% to 93%, the motion reading from 20% to 30%. The bounce motion is the model's:
-# its digits drift about 0.5 px a frame where the data moves 1 px, unevenly (ink centroids of 40 videos), so the
-# direction the pixels show and the classifier's reading agree in 20-26% of 100 videos at DDIM-50 guidance 1, 3 or 7
-# and DDPM-250 guidance 1 or 4; counting only ink above mid-grey for the centroid changes nothing (22-24%). Tried and
-# not kept: the data at 2 px a frame (the recipe otherwise, its own classifier): motion 37%, digit 64% (guidance 7).
+# the requested digit went from 77% to 93%, the motion reading from 20% to 30%. The bounce motion is the model's
+# (probed on the 2,600-step model): its digits drift about 0.5 px a frame where the data moves 1 px, unevenly (ink
+# centroids of 40 videos), so the direction the pixels show and the classifier's reading agree in 20-26% of 100
+# videos at DDIM-50 guidance 1, 3 or 7 and DDPM-250 guidance 1 or 4; counting only ink above mid-grey for the centroid
+# changes nothing (22-24%). Tried and not kept: the data at 2 px a frame (the recipe otherwise, its own classifier):
+# motion 37%, digit 64% (guidance 7).
 _MIN_SNR_PROFILES = ("smoke", "cpu")
 
 
