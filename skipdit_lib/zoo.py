@@ -180,7 +180,10 @@ _VIDEO_COUNT = {"smoke": 200, "cpu": 4000, "gpu": 20000}
 # centroids of 40 videos), so the direction the pixels show and the classifier's reading agree in 20-26% of 100
 # videos at DDIM-50 guidance 1, 3 or 7 and DDPM-250 guidance 1 or 4; counting only ink above mid-grey for the centroid
 # changes nothing (22-24%). Tried and not kept: the data at 2 px a frame (the recipe otherwise, its own classifier):
-# motion 37%, digit 64% (guidance 7).
+# motion 37%, digit 64% (guidance 7). Class labels naming the digit AND the direction (80 classes, digit * 8 +
+# direction, as UCF101's classes name what moves how; the cpu recipe otherwise, 3,600 steps): of 160 videos (2 per
+# class, DDIM-50, guidance 7 / 4) the digit read 76% / 73%, and the pixels' first step followed the requested
+# direction in 12% / 11% (chance 12.5%): told the direction, the model still does not move the digit that way.
 _MIN_SNR_PROFILES = ("smoke", "cpu")
 
 
@@ -249,6 +252,8 @@ _TEXT_IMAGE_SIZES = {  # profile -> (size overrides, steps, batch size, training
 # it; the gpu profile keeps the paper's v prediction and uniform weights. Tried and not kept: min-SNR gamma 2 instead of
 # 5, digit 56% / 73% at guidance 6 / 2 (gamma 5: 55.5% / 69.5%; same 200 captions; `bench_c2i_recipe.py OUT --model
 # textdit-t2i --samples 0 --set min_snr_gamma=2`, then bench_t2i_adherence.py on OUT/checkpoints/0003800.pt).
+# The batch within the same 15 minutes (same 200 captions, guidance 6 / 2): 32 x 6,200 steps, digit 38.5% / 40.5%;
+# 128 x 1,900 steps, 44.0% / 56.5%; the recipe's 64 x 3,800, 55.5% / 69.5% (`--set batch_size=32 --set steps=6200`).
 _SHORT_TEXT_OVERRIDES = {"prediction": "eps"}  # model overrides of the short text recipes (TextDiT; Latte is eps)
 _SHORT_TEXT_TRAIN = {"loss_weighting": "min_snr"}  # TrainConfig fields of the short text recipes
 

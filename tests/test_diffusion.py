@@ -8,6 +8,7 @@ import torch.nn as nn
 
 from skipdit_lib.diffusion import (
     create_diffusion,
+    guidance_condition,
     guided_output,
     linear_betas,
     sample_ddim,
@@ -171,6 +172,26 @@ def test_cfg_runs_one_batched_forward_per_step():
     sample_ddim(model, d, (3, 1, 4, 4), y=y, cfg_scale=1.0, generator=torch.Generator().manual_seed(0))
     assert len(model.calls) == 5 and all(c["n"] == 3 for c in model.calls)
     assert model.calls[0]["y"].tolist() == [3, 4, 5]
+
+
+def test_sampling_run_makes_the_guided_condition_once():
+    class CountingNull(RecordingModel):
+        nulls = 0
+
+        def null_condition(self, y):
+            self.nulls += 1
+            return super().null_condition(y)
+
+    model, d = CountingNull(), create_diffusion("ddim5")
+    sample_ddim(model, d, (2, 1, 4, 4), y=torch.tensor([1, 2]), cfg_scale=4.0,
+                generator=torch.Generator().manual_seed(0))
+    assert model.nulls == 1 and len(model.calls) == 5  # one null condition for five guided calls
+    assert all(c["y"].tolist() == [1, 2, NULL, NULL] for c in model.calls)
+    x, t, y = torch.randn(2, 2, 4, 4), torch.tensor([3, 3]), torch.tensor([1, 2])
+    made = guidance_condition(model, y, 4.0)
+    once = guided_output(model, d, x, t, y, 4.0, call_condition=made)
+    assert torch.equal(once, guided_output(model, d, x, t, y, 4.0))
+    assert guidance_condition(model, y, 1.0) is y
 
 
 def test_cfg_formula_and_cfg_channels():

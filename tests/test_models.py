@@ -1,9 +1,11 @@
 """Model families: official key names and shapes, skip wiring, hook points, configs."""
+import math
+
 import pytest
 import torch
 
 from skipdit_lib.models import MODEL_CONFIGS, DiT, Latte, TextDiT, create_model
-from skipdit_lib.models.layers import PatchEmbed, masked_mean
+from skipdit_lib.models.layers import PatchEmbed, TimestepEmbedder, masked_mean, sinusoid_frequencies
 
 TINY = {"depth": 4, "hidden_size": 32, "num_heads": 4}
 
@@ -292,6 +294,23 @@ def test_patch_embed_is_its_strided_convolution(channels, size, patch):
     out = embed(x)
     assert out.shape == (5, (size // patch) ** 2, 24) and out.is_contiguous()
     torch.testing.assert_close(out, conv, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dim", [256, 7])
+def test_timestep_features_are_glides_sinusoids(dim):
+    """Cosines then sines of t * exp(-log(10000) k / half), with the odd dimension zero-padded; the frequencies are
+    made once and kept, also when the first call runs under inference mode."""
+    t = torch.tensor([0, 3, 999])
+    with torch.inference_mode():
+        first = TimestepEmbedder.timestep_embedding(t, dim)
+    half = dim // 2
+    args = t[:, None].double() * torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float64) / half)
+    expected = torch.cat([args.cos(), args.sin()] + ([torch.zeros(3, 1, dtype=torch.float64)] if dim % 2 else []), 1)
+    assert first.shape == (3, dim) and torch.allclose(first.double(), expected, atol=1e-4)
+    assert not sinusoid_frequencies(half, 10000, t.device).is_inference()
+    embedder = TimestepEmbedder(8)
+    embedder(t).sum().backward()  # the kept frequencies work in training too
+    assert embedder.mlp[0].weight.grad is not None
 
 
 def test_patch_embed_rejects_the_wrong_channels():

@@ -4,6 +4,7 @@ from .respace import space_timesteps
 from .sampling import (
                        SamplerSettings,
                        balanced_labels,
+                       guidance_condition,
                        guided_output,
                        run_sampler,
                        sample_ddim,
@@ -12,4 +13,5 @@ from .sampling import (
 )
 
 __all__ = ["GaussianDiffusion", "create_diffusion", "linear_betas", "space_timesteps", "SamplerSettings",
-           "balanced_labels", "guided_output", "run_sampler", "sample_ddim", "sample_ddpm", "start_noise"]
+           "balanced_labels", "guidance_condition", "guided_output", "run_sampler", "sample_ddim", "sample_ddpm",
+           "start_noise"]

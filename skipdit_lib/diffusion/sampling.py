@@ -41,21 +41,33 @@ def concat_conditions(a: Any, b: Any) -> Any:
                     "use a tensor or a tuple/dict of tensors")
 
 
+def guidance_condition(model: nn.Module, y: Any, cfg_scale: float) -> Any:
+    """The condition of the model call at guidance `cfg_scale`: y itself at 1.0, otherwise [y, null_condition(y)]
+    batched (the conditional half first). It does not change from step to step, so a sampling run makes it once."""
+    if cfg_scale == 1.0:
+        return y
+    if y is None:
+        raise ValueError("classifier-free guidance needs a condition y; use cfg_scale=1.0 for unconditional models")
+    return concat_conditions(y, model.null_condition(y))
+
+
 def guided_output(model: nn.Module, diffusion: GaussianDiffusion, x: torch.Tensor, t: torch.Tensor,
-                  y: Any = None, cfg_scale: float = 1.0, cfg_channels: int | None = None) -> torch.Tensor:
+                  y: Any = None, cfg_scale: float = 1.0, cfg_channels: int | None = None, *,
+                  call_condition: Any = None) -> torch.Tensor:
     """The model output at step indices t, with classifier-free guidance when cfg_scale != 1.
 
     cfg_scale == 1.0 runs ONE forward of batch N with y and no unconditional half.
     Otherwise ONE forward of batch 2N on [x, x] with [y, null_condition(y)] (as the authors run
     it); eps = uncond + s * (cond - uncond) on the first `cfg_channels` eps channels, every other
     channel (remaining eps channels, learned variance) taken from the conditional half.
+    `call_condition`: `guidance_condition(model, y, cfg_scale)` made once by the caller (the sampling loop);
+    made here when None.
     """
+    if call_condition is None:
+        call_condition = guidance_condition(model, y, cfg_scale)
     if cfg_scale == 1.0:
-        return diffusion.call_model(model, x, t, y)  # (N, C_out, ...)
-    if y is None:
-        raise ValueError("classifier-free guidance needs a condition y; use cfg_scale=1.0 for unconditional models")
-    null = model.null_condition(y)
-    out = diffusion.call_model(model, torch.cat([x, x]), torch.cat([t, t]), concat_conditions(y, null))  # (2N, ...)
+        return diffusion.call_model(model, x, t, call_condition)  # (N, C_out, ...)
+    out = diffusion.call_model(model, torch.cat([x, x]), torch.cat([t, t]), call_condition)  # (2N, ...)
     cond, uncond = out.chunk(2, dim=0)  # (N, C_out, ...) each
     dim = channel_dim(x)
     k = x.shape[dim] if cfg_channels is None else cfg_channels
@@ -148,9 +160,10 @@ def _run_sampler(update: UpdateRule, model: nn.Module, diffusion: GaussianDiffus
     was_training = model.training
     model.eval()  # label dropout off while sampling, as upstream sample.py
     try:
+        call_condition = guidance_condition(model, y, cfg_scale)  # the same at every step
         for i, step in enumerate(_steps(diffusion, progress)):
             t = torch.full((shape[0],), step, device=device, dtype=torch.long)  # (N,) step indices
-            output = guided_output(model, diffusion, x, t, y, cfg_scale, cfg_channels)
+            output = guided_output(model, diffusion, x, t, y, cfg_scale, cfg_channels, call_condition=call_condition)
             if callback is not None:
                 callback(i, int(diffusion.timestep_map[step]), x, output)
             x = update(diffusion, output, x, t, clip_denoised, generator, eta)

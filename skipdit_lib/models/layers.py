@@ -5,6 +5,7 @@ PixArt-alpha, Hunyuan-DiT) so that released checkpoints load with `strict=True`.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -91,6 +92,15 @@ class PatchEmbed(nn.Module):
         return F.linear(patches, self.proj.weight.reshape(self.proj.out_channels, -1), self.proj.bias)  # (N, T, D)
 
 
+@functools.lru_cache(maxsize=16)
+def sinusoid_frequencies(half: int, max_period: float, device: torch.device) -> torch.Tensor:
+    """exp(-log(max_period) * k / half) for k < half, float32 on `device`: made once per (half, max_period,
+    device) and kept, as the timestep embedding of every model call (cached steps too) needs them. Made outside
+    inference mode, so that a first call under `torch.inference_mode` does not leave an inference tensor behind."""
+    with torch.inference_mode(False):
+        return torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half).to(device)
+
+
 class TimestepEmbedder(nn.Module):
     """Sinusoidal timestep features followed by a two-layer MLP (`mlp.0`, `mlp.2`)."""
 
@@ -103,9 +113,7 @@ class TimestepEmbedder(nn.Module):
     @staticmethod
     def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000) -> torch.Tensor:
         """GLIDE sinusoidal features (N, dim): cosines first, then sines."""
-        half = dim // 2
-        freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
-        args = t[:, None].float() * freqs.to(t.device)[None]  # (N, half)
+        args = t[:, None].float() * sinusoid_frequencies(dim // 2, max_period, t.device)[None]  # (N, half)
         emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # (N, 2*half)
         if dim % 2:
             emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)  # (N, dim)
