@@ -301,13 +301,15 @@ def test_timestep_features_are_glides_sinusoids(dim):
     """Cosines then sines of t * exp(-log(10000) k / half), with the odd dimension zero-padded; the frequencies are
     made once and kept, also when the first call runs under inference mode."""
     t = torch.tensor([0, 3, 999])
+    sinusoid_frequencies.cache_clear()  # so that the call below is the first one
     with torch.inference_mode():
         first = TimestepEmbedder.timestep_embedding(t, dim)
     half = dim // 2
     args = t[:, None].double() * torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float64) / half)
     expected = torch.cat([args.cos(), args.sin()] + ([torch.zeros(3, 1, dtype=torch.float64)] if dim % 2 else []), 1)
     assert first.shape == (3, dim) and torch.allclose(first.double(), expected, atol=1e-4)
-    assert not sinusoid_frequencies(half, 10000, t.device).is_inference()
+    kept = sinusoid_frequencies(half, 10000, t.device)
+    assert not kept.is_inference() and sinusoid_frequencies(half, 10000, t.device) is kept
     embedder = TimestepEmbedder(8)
     embedder(t).sum().backward()  # the kept frequencies work in training too
     assert embedder.mlp[0].weight.grad is not None
