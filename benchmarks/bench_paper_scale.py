@@ -1,7 +1,7 @@
 """Benchmark: every method of the paper's speed tables at the paper's model sizes, one interleaved run per table.
 
     python benchmarks/bench_paper_scale.py --device cuda [--precision bf16] [--tables dit,latte] [--repeats 2]
-        [--steps N] [--batch N] [--out results/benchmarks/paper_scale.json]
+        [--steps N] [--batch N] [--budget-s 240] [--out results/benchmarks/paper_scale.json]
     python benchmarks/bench_paper_scale.py --scale cpu  # the cpu profile's models (what the notebooks measure here)
     python benchmarks/bench_paper_scale.py --scale tiny # the same code on tiny models (CPU, seconds; the tests)
 
@@ -20,6 +20,10 @@ models is timed round-robin in one run (`interleaved_latencies`), so a slow phas
 them; each speedup is against the same model uncached. `--steps` runs fewer sampler steps than the paper's
 (the caching windows are in timesteps and stay as they are; the speedups are then per step of the shorter
 run, and the output says so). The JSON is rewritten after each table, so a run cut short keeps what it measured.
+`--budget-s S` bounds the whole run: before each table a probe times a short counted and a short timed uncached
+run of both models, and when the table would not fit its share of what is left of S (the rows counted and timed
+as if each cost its uncached model: an upper bound) it runs fewer sampler steps, at least MIN_BUDGET_STEPS,
+and records the plan (`budget` in the table's JSON).
 `--scale cpu` swaps in the cpu profile's zoo sizes (notebooks 03, 04, 06) with Skip-Cache at B=1, the share
 of the network the notebooks cache: the hook-overhead check of the cpu benchmark (wall / FLOPs).
 """
@@ -43,7 +47,7 @@ from skipdit_lib.caching import (
     skip_cache_preset,
 )
 from skipdit_lib.diffusion import SamplerSettings, start_noise
-from skipdit_lib.evaluation.cost import interleaved_latencies, random_weights
+from skipdit_lib.evaluation.cost import interleaved_latencies, random_weights, time_once
 from skipdit_lib.evaluation.methods import count_method, run_method
 from skipdit_lib.io import atomic_write_json
 from skipdit_lib.models.configs import create_model
@@ -171,6 +175,41 @@ def inputs(model: torch.nn.Module, table: Table, batch: int, device: str) -> tup
 
 
 COMPILED = " (compiled)"
+PROBE_STEPS = 2         # sampler steps of each probe run (after an untimed one: the fewest a respacing has)
+MIN_BUDGET_STEPS = 10   # the fewest steps a budget cuts a table to: FORA (N=3) and Skip-Cache N<=6 still cycle
+BUDGET_MARGIN = 0.8     # a table plans to use this share of its budget: the probe is an estimate
+
+
+def probe_step_seconds(model: torch.nn.Module, sampler: SamplerSettings, noise: torch.Tensor,
+                       y: Any) -> dict[str, float]:
+    """Seconds per sampler step of `model` uncached: one counted (FLOP counter on) and one timed run of
+    PROBE_STEPS steps, after an untimed one (CUDA start-up, lazy initialisation)."""
+    short = replace(sampler, num_steps=PROBE_STEPS)
+    run_method(model, None, short, noise, y)
+    start = time.perf_counter()
+    count_method(model, None, short, noise, y)
+    counted = time.perf_counter() - start
+    timed = time_once(lambda: run_method(model, None, short, noise, y))
+    return {"counted": counted / PROBE_STEPS, "timed": timed / PROBE_STEPS}
+
+
+def affordable_steps(requested: int, seconds_per_step: float, seconds: float,
+                     minimum: int = MIN_BUDGET_STEPS) -> int:
+    """The most sampler steps, at most `requested`, whose projected cost (`seconds_per_step` each) fits in
+    `seconds`; never fewer than `minimum` (or `requested` when that is smaller)."""
+    if seconds_per_step <= 0 or requested * seconds_per_step <= seconds:
+        return requested
+    return min(requested, max(minimum, int(seconds // seconds_per_step)))
+
+
+def plan_steps(rows: dict[str, Method], probes: dict[str, dict[str, float]], requested: int, repeats: int,
+               warmup: int, seconds: float) -> dict[str, Any]:
+    """The steps a table can afford in `seconds`: every row is counted once and run `warmup + repeats` times,
+    each step costing at most its uncached model's (`probes`, per model)."""
+    per_step = sum(probes[m.model]["counted"] + (warmup + repeats) * probes[m.model]["timed"] for m in rows.values())
+    steps = affordable_steps(requested, per_step, seconds)
+    return {"seconds": round(seconds, 1), "projected_s_per_step": round(per_step, 4), "requested_steps": requested,
+            "steps": steps, "projected_s": round(steps * per_step, 1), "fits": steps * per_step <= seconds}
 
 
 def with_compiled(rows: dict[str, Method]) -> dict[str, Method]:
@@ -181,18 +220,36 @@ def with_compiled(rows: dict[str, Method]) -> dict[str, Method]:
 
 
 def measure(table: Table, *, scale: str, device: str, steps: int | None, batch: int | None, repeats: int,
-            warmup: int, compiled: bool = False) -> list[dict[str, Any]]:
+            warmup: int, compiled: bool = False, budget_s: float | None = None,
+            plan: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One row per method of `table`: FLOPs, latency and both speedups, the models timed in one interleaved run.
     With `compiled`, the uncached and Skip-Cache rows run again on copies of the models whose blocks are compiled
     (`compile_blocks`): their FLOPs are the eager row's, their speedups against the eager uncached model, and
-    `max_abs_diff_vs_eager` says how far their samples are from the eager ones."""
+    `max_abs_diff_vs_eager` says how far their samples are from the eager ones.
+    With `budget_s`, the steps are cut to what the table can afford in that many seconds (`plan_steps`; the
+    compiled rows' compilation is not in the projection), and the plan is written into `plan` when given."""
+    began = time.perf_counter()
     sampler = replace(table.sampler, num_steps=steps or table.sampler.num_steps)
     models = {which: build(table, which, scale, device) for which in ("plain", "skip")}
-    rows = table.methods(sampler.num_steps, branch_depth(table, models["skip"]))
     if compiled:
         models.update({f"{w}-compiled": build(table, w, scale, device).compile_blocks() for w in ("plain", "skip")})
-        rows = with_compiled(rows)
     data = {which: inputs(m, table, batch or table.batch, device) for which, m in models.items()}
+    if budget_s is not None:
+        probes = {w: probe_step_seconds(models[w], sampler, *data[w]) for w in ("plain", "skip")}
+        probes.update({f"{w}-compiled": probes[w] for w in ("plain", "skip") if compiled})
+        rows = table.methods(sampler.num_steps, branch_depth(table, models["skip"]))
+        left = budget_s - (time.perf_counter() - began)  # building and probing came out of the budget
+        chosen = plan_steps(with_compiled(rows) if compiled else rows, probes, sampler.num_steps, repeats, warmup,
+                            left)
+        sampler = replace(sampler, num_steps=chosen["steps"])
+        if plan is not None:
+            plan.update(chosen)
+        log.log(logging.INFO if chosen["fits"] else logging.WARNING, "%s: %d steps for the %.0f s left (projected "
+                "%.0f s%s)", table.title, chosen["steps"], left, chosen["projected_s"],
+                "" if chosen["fits"] else f"; {MIN_BUDGET_STEPS} steps is the floor: the budget will be overrun")
+    rows = table.methods(sampler.num_steps, branch_depth(table, models["skip"]))
+    if compiled:
+        rows = with_compiled(rows)
     counted, samples = {}, {}
     for name, method in rows.items():
         model, (noise, y) = models[method.model], data[method.model]
@@ -248,6 +305,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--compile", action="store_true",
                         help="also time the uncached and Skip-Cache rows with torch.compile'd blocks")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="bound the whole run to about this many seconds: tables that would not fit their share "
+                             f"run fewer sampler steps (at least {MIN_BUDGET_STEPS})")
     parser.add_argument("--scale", choices=SCALES, default="paper",
                         help="paper: the paper's models; cpu: the cpu profile's; tiny: toy sizes (CPU tests)")
     parser.add_argument("--out", default="results/benchmarks/paper_scale.json")
@@ -256,6 +316,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     unknown = [t for t in chosen if t not in TABLES]
     if unknown:
         parser.error(f"unknown table(s) {unknown}; choose from {list(TABLES)}")
+    if args.budget_s is not None and args.budget_s <= 0:
+        parser.error(f"--budget-s must be a positive number of seconds, got {args.budget_s}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda but no CUDA device is visible; use --device cpu with --scale cpu or tiny")
     precision = args.precision or ("bf16" if args.device.startswith("cuda") else "fp32")
@@ -264,12 +326,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": "python benchmarks/bench_paper_scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
         "precision": precision, "torch": torch.__version__, "scale": args.scale, "compiled": args.compile,
-        "tables": {}}
-    for key in chosen:
+        "budget_s": args.budget_s, "tables": {}}
+    began = time.time()
+    for i, key in enumerate(chosen):
         start = time.time()
+        share, plan = None, {}
+        if args.budget_s is not None:  # an equal share of what is left, less a margin for the probe's error
+            share = max(0.0, args.budget_s - (start - began)) / (len(chosen) - i) * BUDGET_MARGIN
         rows = measure(TABLES[key], scale=args.scale, device=args.device, steps=args.steps, batch=args.batch,
-                       repeats=args.repeats, warmup=args.warmup, compiled=args.compile)
-        result["tables"][key] = {"title": TABLES[key].title, "seconds": round(time.time() - start, 1), "rows": rows}
+                       repeats=args.repeats, warmup=args.warmup, compiled=args.compile, budget_s=share, plan=plan)
+        result["tables"][key] = {"title": TABLES[key].title, "seconds": round(time.time() - start, 1), "rows": rows,
+                                 **({"budget": plan} if plan else {})}
         atomic_write_json(result, Path(args.out))
         scale = "" if args.scale == "paper" else f" [{args.scale} scale: the {TABLES[key].zoo} sizes]" \
             if args.scale == "cpu" else " [tiny scale]"

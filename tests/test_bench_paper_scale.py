@@ -64,3 +64,31 @@ def test_compiled_rows_reuse_the_eager_flops_and_say_how_far_their_samples_are(b
         eager = rows[name.removesuffix(bench.COMPILED)]
         assert rows[name]["tflops_per_run"] == eager["tflops_per_run"]
         assert rows[name]["max_abs_diff_vs_eager"] < 1e-3  # fp32: the same samples up to kernel rounding
+
+
+def test_a_budget_cuts_the_steps_to_what_fits_and_never_below_the_floor(bench):
+    assert bench.affordable_steps(250, 0.5, 200.0) == 250  # 125 s projected: fits
+    assert bench.affordable_steps(250, 1.0, 120.0) == 120
+    assert bench.affordable_steps(250, 1.0, 3.0) == bench.MIN_BUDGET_STEPS  # the floor, even over budget
+    assert bench.affordable_steps(4, 1.0, 0.5) == 4  # never more than asked
+    rows = bench.dit_methods(250)  # 3 rows on the plain model, 4 on the skip one
+    probes = {"plain": {"counted": 0.3, "timed": 0.1}, "skip": {"counted": 0.6, "timed": 0.2}}
+    plan = bench.plan_steps(rows, probes, 250, repeats=2, warmup=1, seconds=100.0)
+    per_step = 3 * (0.3 + 3 * 0.1) + 4 * (0.6 + 3 * 0.2)  # each row counted once and run warmup + repeats times
+    assert plan["projected_s_per_step"] == pytest.approx(per_step)
+    assert plan["steps"] == int(100.0 // per_step) and plan["fits"]
+    assert bench.plan_steps(rows, probes, 250, repeats=2, warmup=1, seconds=1.0)["fits"] is False
+
+
+def test_a_tight_budget_runs_the_table_at_the_floor_and_records_its_plan(bench, tmp_path):
+    result = bench.main(["--scale", "tiny", "--tables", "dit", "--steps", "40", "--batch", "1", "--repeats", "1",
+                         "--warmup", "0", "--budget-s", "0.01", "--out", str(tmp_path / "b.json")])
+    table = result["tables"]["dit"]
+    floor = bench.MIN_BUDGET_STEPS
+    assert result["budget_s"] == 0.01
+    assert table["budget"]["requested_steps"] == 40 and table["budget"]["steps"] == floor
+    assert table["budget"]["fits"] is False  # 0.01 s cannot hold ten steps: the floor wins, and the plan says so
+    assert {r["sampler"] for r in table["rows"]} == {f"DDPM-{floor}"}
+    assert json.loads((tmp_path / "b.json").read_text())["tables"]["dit"]["budget"] == table["budget"]
+    with pytest.raises(SystemExit):
+        bench.main(["--scale", "tiny", "--budget-s", "0", "--out", str(tmp_path / "x.json")])
