@@ -266,6 +266,23 @@ def test_sampler_restores_training_mode():
     assert model.training
 
 
+def test_sampling_runs_without_autograd_and_hands_back_ordinary_tensors():
+    from skipdit_lib import models
+    torch.manual_seed(0)
+    model = models.create_model("DiT-S/4-digits", depth=2, hidden_size=32, num_heads=2)
+    modes = []
+    out = sample_ddim(model, create_diffusion("ddim3"), (2, 1, 16, 16), y=torch.tensor([1, 2]), cfg_scale=2.0,
+                      callback=lambda i, t, x, o: modes.append(torch.is_inference_mode_enabled()))
+    assert modes == [True] * 3  # the loop runs under inference mode
+    assert not out.is_inference() and not torch.is_inference_mode_enabled()
+    out.add_(1.0)  # an inference tensor refuses in-place updates outside inference mode
+    # the model trains on right after sampling (nothing it keeps was made under inference mode)
+    loss = create_diffusion(None).training_losses(model, out.clamp(-1, 1), torch.tensor([5, 500]),
+                                                  torch.tensor([1, 2]))["loss"].mean()
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
 def test_real_dit_samples_and_trains():
     from skipdit_lib import models
     torch.manual_seed(0)

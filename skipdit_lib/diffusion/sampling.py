@@ -146,12 +146,25 @@ def _steps(diffusion: GaussianDiffusion, progress: bool) -> Any:
     return steps
 
 
-@torch.no_grad()
 def _run_sampler(update: UpdateRule, model: nn.Module, diffusion: GaussianDiffusion, shape: tuple[int, ...],
                  y: Any, cfg_scale: float, noise: torch.Tensor | None, generator: torch.Generator | None,
                  progress: bool, cfg_channels: int | None, device: Any, clip_denoised: bool,
                  callback: StepCallback | None, eta: float) -> torch.Tensor:
-    """The shared sampling loop; the model is put in eval mode for the run and restored after."""
+    """The shared sampling loop, run under `torch.inference_mode` (no autograd bookkeeping: a cached step of a small
+    model is mostly per-op overhead); the model is put in eval mode for the run and restored after. The samples
+    come back as an ordinary tensor (a copy made outside inference mode), usable anywhere; what a `callback`
+    is handed during the run are inference tensors (read them, or clone them to keep and modify)."""
+    with torch.inference_mode():
+        x = _sampling_loop(update, model, diffusion, shape, y, cfg_scale, noise, generator, progress, cfg_channels,
+                           device, clip_denoised, callback, eta)
+    return x.clone()
+
+
+def _sampling_loop(update: UpdateRule, model: nn.Module, diffusion: GaussianDiffusion, shape: tuple[int, ...],
+                   y: Any, cfg_scale: float, noise: torch.Tensor | None, generator: torch.Generator | None,
+                   progress: bool, cfg_channels: int | None, device: Any, clip_denoised: bool,
+                   callback: StepCallback | None, eta: float) -> torch.Tensor:
+    """The steps of `_run_sampler`: x_T to x_0."""
     shape = tuple(shape)
     _check_inputs(shape, noise, y)
     device = torch.device(device) if device is not None else _default_device(model)
