@@ -1,4 +1,5 @@
-"""The paper-scale speed benchmark in its tiny mode: every table's rows, their paper speedups, the JSON it writes."""
+"""The paper-scale speed benchmark in its tiny mode (every table's rows, their paper speedups, the JSON it writes, its
+time budget) and the GPU-session script that drives it, run on the CPU at toy sizes."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,12 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="module")
 def bench():
     yield load_benchmark("bench_paper_scale")
+    set_precision("fp32")
+
+
+@pytest.fixture(scope="module")
+def session(bench):
+    yield load_benchmark("gpu_session")
     set_precision("fp32")
 
 
@@ -92,3 +99,28 @@ def test_a_tight_budget_runs_the_table_at_the_floor_and_records_its_plan(bench, 
     assert json.loads((tmp_path / "b.json").read_text())["tables"]["dit"]["budget"] == table["budget"]
     with pytest.raises(SystemExit):
         bench.main(["--scale", "tiny", "--budget-s", "0", "--out", str(tmp_path / "x.json")])
+
+
+def test_the_session_runs_its_three_steps_and_writes_what_each_measured(session, tmp_path):
+    result = session.main(["--device", "cpu", "--scale", "tiny", "--budget-s", "120", "--out-dir", str(tmp_path)])
+    assert json.loads((tmp_path / "gpu_session.json").read_text()) == json.loads(json.dumps(result))
+    assert [s["step"] for s in result["steps"]] == ["same samples on the CPU and the device", "paper-scale tables",
+                                                   "compiled DiT table"]
+    samples = json.loads((tmp_path / "device_samples.json").read_text())
+    assert [r["sampler"] for r in samples["rows"]] == ["DDPM-50", "DDIM-50"]
+    assert all(r["max_abs_diff"] == 0.0 for r in samples["rows"])  # one device here: bit for bit
+    paper = json.loads((tmp_path / "paper_scale.json").read_text())
+    assert set(paper["tables"]) == {"dit", "latte"} and paper["budget_s"] is not None
+    assert all(t["budget"]["steps"] == 12 for t in paper["tables"].values())  # toy tables fit: steps as asked
+    compiled = json.loads((tmp_path / "paper_scale_compiled.json").read_text())
+    assert any(r["method"].endswith("(compiled)") for r in compiled["tables"]["dit"]["rows"])
+    # each step's command reruns it: the benchmark's own arguments, with its out file
+    assert f"--out {tmp_path / 'paper_scale.json'}" in result["steps"][1]["command"]
+
+
+def test_bad_arguments_are_refused(session, tmp_path):
+    with pytest.raises(SystemExit):
+        session.main(["--device", "cpu", "--budget-s", "0", "--out-dir", str(tmp_path)])
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            session.main(["--device", "cuda", "--out-dir", str(tmp_path)])
