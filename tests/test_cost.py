@@ -7,8 +7,24 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from caching_fixtures import inputs, tiny_dit, tiny_latte, tiny_text_dit
+from torch.utils.flop_counter import FlopCounterMode
 
-from skipdit_lib.evaluation.cost import count_flops, interleaved_latencies, measure_latency
+from skipdit_lib.caching import (
+    AdaptiveSkipCacheConfig,
+    DeltaDiTConfig,
+    FirstBlockCacheConfig,
+    FORAConfig,
+    PABConfig,
+    SkipCacheConfig,
+    StepSkipCacheConfig,
+    TeaCacheConfig,
+    TGATEConfig,
+)
+from skipdit_lib.diffusion import SamplerSettings
+from skipdit_lib.evaluation.cost import SDPA_CPU_FLOPS, count_flops, interleaved_latencies, measure_latency
+from skipdit_lib.evaluation.methods import run_method
+from skipdit_lib.models.configs import create_model
 from skipdit_lib.models.layers import AdaLNBlock
 
 
@@ -70,3 +86,33 @@ def test_random_weights_are_seeded_and_leave_no_block_an_identity():
     gate = a.blocks[0].adaLN_modulation[1].weight
     assert torch.equal(gate, b.blocks[0].adaLN_modulation[1].weight)  # same seed, same weights
     assert fresh.blocks[0].adaLN_modulation[1].weight.abs().max() == 0 and gate.abs().max() > 0
+
+
+
+def _flop_cases() -> dict[str, tuple[nn.Module, list]]:
+    """Every model family at toy size, with the caching methods it takes (None: uncached)."""
+    torch.manual_seed(0)
+    text_latte = create_model("Latte-S/4-digits-t2v-skip", depth=8, num_frames=2, hidden_size=32, num_heads=2,
+                              input_size=8, caption_dim=8, text_len=4).eval()
+    common = [None, FORAConfig(), DeltaDiTConfig(boundary_step=2, interval=2), PABConfig(),
+              TeaCacheConfig(threshold=0.3), FirstBlockCacheConfig(threshold=0.3)]
+    skip = [SkipCacheConfig(interval=2, branch_depth=1), AdaptiveSkipCacheConfig(threshold=0.3),
+            StepSkipCacheConfig(threshold=0.3)]
+    text = common + skip + [TGATEConfig(gate_step=2)]
+    return {"DiT": (tiny_dit(skip=False), common), "Skip-DiT": (tiny_dit(), common + skip),
+            "Skip-Latte": (tiny_latte(), common + skip), "TextDiT": (tiny_text_dit(), text),
+            "text Skip-Latte": (text_latte, text)}
+
+
+def test_count_flops_totals_what_pytorchs_flop_counter_totals_for_every_model_and_method():
+    settings = SamplerSettings("ddim", 6, 2.0)  # guidance: the conditional and null halves in one batch
+    for name, (model, methods) in _flop_cases().items():
+        _, noise, y = inputs(model, 2)
+        if name == "text Skip-Latte":  # captions with padding: the masked cross-attention path
+            y = (torch.randn(2, 4, 8), torch.tensor([[True, True, False, False]] * 2))
+        for config in methods:
+            reference = FlopCounterMode(display=False, custom_mapping=SDPA_CPU_FLOPS)
+            with torch.no_grad(), reference:
+                run_method(model, config, settings, noise, y)
+            ours = count_flops(run_method, model, config, settings, noise, y)
+            assert ours == reference.get_total_flops() > 0, (name, config)
