@@ -234,22 +234,23 @@ def measure(table: Table, *, scale: str, device: str, steps: int | None, batch: 
     if compiled:
         models.update({f"{w}-compiled": build(table, w, scale, device).compile_blocks() for w in ("plain", "skip")})
     data = {which: inputs(m, table, batch or table.batch, device) for which, m in models.items()}
+
+    def rows_at(num_steps: int) -> dict[str, Method]:
+        rows = table.methods(num_steps, branch_depth(table, models["skip"]))
+        return with_compiled(rows) if compiled else rows
+
     if budget_s is not None:
         probes = {w: probe_step_seconds(models[w], sampler, *data[w]) for w in ("plain", "skip")}
         probes.update({f"{w}-compiled": probes[w] for w in ("plain", "skip") if compiled})
-        rows = table.methods(sampler.num_steps, branch_depth(table, models["skip"]))
         left = budget_s - (time.perf_counter() - began)  # building and probing came out of the budget
-        chosen = plan_steps(with_compiled(rows) if compiled else rows, probes, sampler.num_steps, repeats, warmup,
-                            left)
+        chosen = plan_steps(rows_at(sampler.num_steps), probes, sampler.num_steps, repeats, warmup, left)
         sampler = replace(sampler, num_steps=chosen["steps"])
         if plan is not None:
             plan.update(chosen)
         log.log(logging.INFO if chosen["fits"] else logging.WARNING, "%s: %d steps for the %.0f s left (projected "
                 "%.0f s%s)", table.title, chosen["steps"], left, chosen["projected_s"],
                 "" if chosen["fits"] else f"; {MIN_BUDGET_STEPS} steps is the floor: the budget will be overrun")
-    rows = table.methods(sampler.num_steps, branch_depth(table, models["skip"]))
-    if compiled:
-        rows = with_compiled(rows)
+    rows = rows_at(sampler.num_steps)
     counted, samples = {}, {}
     for name, method in rows.items():
         model, (noise, y) = models[method.model], data[method.model]
