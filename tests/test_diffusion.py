@@ -276,6 +276,9 @@ def test_sampling_runs_without_autograd_and_hands_back_ordinary_tensors():
     assert modes == [True] * 3  # the loop runs under inference mode
     assert not out.is_inference() and not torch.is_inference_mode_enabled()
     out.add_(1.0)  # an inference tensor refuses in-place updates outside inference mode
+    unclipped = sample_ddim(model, create_diffusion("ddim3"), (2, 1, 16, 16), y=torch.tensor([1, 2]),
+                            clip_denoised=False)
+    assert not unclipped.is_inference()
     # the model trains on right after sampling (nothing it keeps was made under inference mode)
     loss = create_diffusion(None).training_losses(model, out.clamp(-1, 1), torch.tensor([5, 500]),
                                                   torch.tensor([1, 2]))["loss"].mean()

@@ -152,19 +152,8 @@ def _run_sampler(update: UpdateRule, model: nn.Module, diffusion: GaussianDiffus
                  callback: StepCallback | None, eta: float) -> torch.Tensor:
     """The shared sampling loop, run under `torch.inference_mode` (no autograd bookkeeping: a cached step of a small
     model is mostly per-op overhead); the model is put in eval mode for the run and restored after. The samples
-    come back as an ordinary tensor (a copy made outside inference mode), usable anywhere; what a `callback`
-    is handed during the run are inference tensors (read them, or clone them to keep and modify)."""
-    with torch.inference_mode():
-        x = _sampling_loop(update, model, diffusion, shape, y, cfg_scale, noise, generator, progress, cfg_channels,
-                           device, clip_denoised, callback, eta)
-    return x.clone()
-
-
-def _sampling_loop(update: UpdateRule, model: nn.Module, diffusion: GaussianDiffusion, shape: tuple[int, ...],
-                   y: Any, cfg_scale: float, noise: torch.Tensor | None, generator: torch.Generator | None,
-                   progress: bool, cfg_channels: int | None, device: Any, clip_denoised: bool,
-                   callback: StepCallback | None, eta: float) -> torch.Tensor:
-    """The steps of `_run_sampler`: x_T to x_0."""
+    come back as an ordinary tensor (made outside inference mode), usable anywhere; what a `callback` is handed
+    during the run are inference tensors (read them, or clone them to keep and modify)."""
     shape = tuple(shape)
     _check_inputs(shape, noise, y)
     device = torch.device(device) if device is not None else _default_device(model)
@@ -173,18 +162,20 @@ def _sampling_loop(update: UpdateRule, model: nn.Module, diffusion: GaussianDiff
     was_training = model.training
     model.eval()  # label dropout off while sampling, as upstream sample.py
     try:
-        call_condition = guidance_condition(model, y, cfg_scale)  # the same at every step
-        for i, step in enumerate(_steps(diffusion, progress)):
-            t = torch.full((shape[0],), step, device=device, dtype=torch.long)  # (N,) step indices
-            output = guided_output(model, diffusion, x, t, y, cfg_scale, cfg_channels, call_condition=call_condition)
-            if callback is not None:
-                callback(i, int(diffusion.timestep_map[step]), x, output)
-            x = update(diffusion, output, x, t, clip_denoised, generator, eta)
+        with torch.inference_mode():
+            call_condition = guidance_condition(model, y, cfg_scale)  # the same at every step
+            for i, step in enumerate(_steps(diffusion, progress)):
+                t = torch.full((shape[0],), step, device=device, dtype=torch.long)  # (N,) step indices
+                output = guided_output(model, diffusion, x, t, y, cfg_scale, cfg_channels,
+                                       call_condition=call_condition)
+                if callback is not None:
+                    callback(i, int(diffusion.timestep_map[step]), x, output)
+                x = update(diffusion, output, x, t, clip_denoised, generator, eta)
     finally:
         model.train(was_training)
     # Official code: the last step returns the clipped x_0 prediction; the clamp only removes
-    # float rounding of the t = 0 coefficients.
-    return x.clamp(-1, 1) if clip_denoised else x
+    # float rounding of the t = 0 coefficients. Made here, outside inference mode, either op gives an ordinary tensor.
+    return x.clamp(-1, 1) if clip_denoised else x.clone()
 
 
 def sample_ddpm(model: nn.Module, diffusion: GaussianDiffusion, shape: tuple[int, ...], y: Any = None,
